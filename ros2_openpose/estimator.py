@@ -1,0 +1,158 @@
+"""Image -> people: the whole pipeline behind one object (used by the node, the CLI and the demo).
+
+``PoseEstimator`` letterboxes the image (``tensor.py``), runs the network on every scale
+(``maps.py``), crops the maps to the cells that touch the image (padding cells can hold no peak),
+decodes people (``decode.py``) in network-input pixels, and maps them back to image pixels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import DecodeConfig
+from .image import as_bgr
+from .maps import infer_maps
+from .models import load_model, resolve_device
+from .skeletons import Skeleton, get_skeleton
+from .tensor import Letterbox, get_input_format, to_tensor_batch
+
+
+class PoseEstimator:
+    """Multi-person 2D pose estimation with a PAF network.
+
+    Give exactly one of ``weights`` (a checkpoint / state_dict path or loaded dict, or an ``.onnx``
+    file exported by ``onnx_export``) or ``network`` (any module returning ``(pafs, heatmaps)`` at
+    stride ``network.stride`` (default 8); its ``skeleton`` attribute is used unless ``skeleton``
+    is given, its ``input_format`` defaults to ``"rgb_imagenet"``).  ``device="auto"`` picks CUDA when
+    available; ``fp16`` only applies on CUDA.  ``input_size`` is the network input height (368 or
+    184); ``scales`` multiply it, the first is the base whose map grid the others are averaged onto.
+    ``config`` may be replaced at any time (the next call uses the new one).
+    """
+
+    def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
+                 skeleton: str | Skeleton | None = None, device: str | torch.device = "auto",
+                 fp16: bool = True, input_size: int = 368, scales: Sequence[float] = (1.0,),
+                 config: DecodeConfig = DecodeConfig()) -> None:
+        if (weights is None) == (network is None):
+            raise ValueError("PoseEstimator needs exactly one of weights= or network=")
+        self.device = resolve_device(device)
+        model_info: dict[str, Any] = {}
+        if weights is not None:
+            if isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
+                network = self._onnx_network(Path(weights))
+                model_info = {"weights": str(weights), "model_type": getattr(network, "model_type", "onnx")}
+            else:
+                network, model_info = load_model(weights, self.device)
+
+        own = getattr(network, "skeleton", None)
+        if skeleton is None and own is None:
+            raise ValueError("network has no .skeleton attribute: pass skeleton=")
+        self.skeleton = get_skeleton(skeleton if skeleton is not None else own)
+        if own is not None and get_skeleton(own).name != self.skeleton.name:
+            raise ValueError(f"skeleton={self.skeleton.name!r} disagrees with the network's "
+                             f"{get_skeleton(own).name!r}")
+        self.input_format = get_input_format(getattr(network, "input_format", "rgb_imagenet")).name
+        self.stride = int(getattr(network, "stride", 8))
+        if int(input_size) < self.stride:
+            raise ValueError(f"input_size must be at least the stride {self.stride}, got {input_size}")
+        self.input_size = int(input_size)
+        self.scales = tuple(float(s) for s in scales)
+        if not self.scales or any(not s > 0 for s in self.scales):
+            raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales}")
+        self.network = network.to(self.device).eval()
+        self.fp16 = bool(fp16) and self.device.type == "cuda"
+        self.config = config
+        self.info: dict[str, Any] = {
+            "model_type": model_info.get("model_type", getattr(network, "model_type", type(network).__name__)),
+            "skeleton": self.skeleton.name, "device": str(self.device),
+            "weights": model_info.get("weights"), "input_format": self.input_format,
+            "input_size": self.input_size, "scales": self.scales, "fp16": self.fp16, "stride": self.stride,
+            "parameters": sum(p.numel() for p in self.network.parameters()),
+        }
+
+    @property
+    def config(self) -> DecodeConfig:
+        return self._config
+
+    @config.setter
+    def config(self, value: DecodeConfig) -> None:
+        if not isinstance(value, DecodeConfig):
+            raise TypeError(f"config must be a DecodeConfig, got {type(value).__name__}")
+        # One attribute store: a call in flight keeps the config it started with.
+        self._config = value.validated()
+
+    def _onnx_network(self, path: Path) -> nn.Module:
+        from .onnx_export import OnnxNetwork
+
+        cuda = self.device.type == "cuda"
+        return OnnxNetwork(path, ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None)
+
+    def warmup(self, image_size: tuple[int, int] | None = None, iterations: int = 1) -> float:
+        """Run the full pipeline on a black image (default 4:3 at input_size) so that lazy CUDA/cuDNN
+        set-up is paid before the first real frame; returns the seconds the last run took."""
+        h, w = image_size or (self.input_size, round(self.input_size * 4 / 3))
+        image = np.zeros((h, w, 3), np.uint8)
+        seconds = 0.0
+        for _ in range(max(1, iterations)):
+            start = time.perf_counter()
+            self.estimate(image)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            seconds = time.perf_counter() - start
+        return seconds
+
+    def estimate(self, image: Any) -> list:
+        """People in one image (any layout ``as_bgr`` accepts), keypoints in image pixels."""
+        return self.estimate_batch([image])[0]
+
+    def estimate_batch(self, images: Sequence[Any]) -> list[list]:
+        """People per image; images may differ in size (each is letterboxed on its own)."""
+        from .decode import decode  # decode is written beside this module; imported on use
+
+        if len(images) == 0:
+            return []
+        config = self.config  # read once: a live change applies from the next call
+        bgrs = [as_bgr(image) for image in images]
+        tensors, boxes = [], []
+        for scale in self.scales:
+            size = max(self.stride, round(self.input_size * scale))
+            tensor, scale_boxes = to_tensor_batch(bgrs, size, self.stride, self.input_format, self.device)
+            tensors.append(tensor)
+            boxes.append(scale_boxes)
+        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(scale_boxes, boxes[0])],
+                           dtype=np.float32) for scale_boxes in boxes]
+        pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios)
+        results = []
+        for i, box in enumerate(boxes[0]):
+            people = decode(box.crop(heatmaps[i]), box.crop(pafs[i]), self.skeleton, config, self.stride)
+            results.append([to_image(person, box) for person in people])
+        return results
+
+
+def to_image(person: Any, box: Letterbox) -> Any:
+    """A copy of ``person`` with keypoints and bbox moved from network-input to image pixels.
+
+    Points are clipped to the image: the last map cell may reach a few pixels into the padding.
+    """
+    h, w = box.image_size
+    keypoints = box.to_image(person.keypoints)
+    keypoints[..., 0] = np.clip(keypoints[..., 0], 0, w - 1)  # NaN (not found) stays NaN
+    keypoints[..., 1] = np.clip(keypoints[..., 1], 0, h - 1)
+    x, y, bw, bh = (float(v) for v in person.bbox)
+    (x0, y0), (x1, y1) = box.to_image([[x, y], [x + bw, y + bh]])
+    x0, x1 = np.clip([x0, x1], 0, w - 1)
+    y0, y1 = np.clip([y0, y1], 0, h - 1)
+    bbox = np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float32)
+    if isinstance(person.bbox, tuple):
+        bbox = tuple(float(v) for v in bbox)
+    if dataclasses.is_dataclass(person):
+        return dataclasses.replace(person, keypoints=keypoints, bbox=bbox)
+    moved = __import__("copy").copy(person)
+    moved.keypoints, moved.bbox = keypoints, bbox
+    return moved

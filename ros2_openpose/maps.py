@@ -1,0 +1,70 @@
+"""Tensor -> maps: run a network (inference mode, fp16 autocast on CUDA), average several scales.
+
+Multi-scale: each scale's input is the same image letterboxed at a different size.  Its maps are
+resampled onto the base (first) scale's grid and the scales are averaged with equal weight.  The
+resampling is bilinear in the "align-free" (``align_corners=False``, half-pixel centre) convention
+and uses the exact scale ratio rather than the map sizes: base cell ``j`` reads the other map at
+``(j + 0.5) * r - 0.5`` where ``r`` = (that scale's input pixels per base input pixel).  Both grids
+put cell centres at ``8j + 3.5`` of their own input, so this maps cell centres onto the same image
+point; the different amounts of right/bottom padding at each scale do not shift anything.
+Cells beyond the other map's edge take its border value (they lie in padding and are cropped later).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor], fp16: bool = False,
+               ratios: Sequence[Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pafs (N, 2L, h, w), heatmaps (N, K+1, h, w))`` float32, on the input's device.
+
+    ``tensor``: one (N, 3, H, W) input, or a list of them (one per scale, the first is the base).
+    ``ratios[i]``: scale i's input pixels per base input pixel, a number, an ``(x, y)`` pair or an
+    (N, 2) array of per-image ``(x, y)`` pairs (letterbox rounding makes them differ slightly);
+    by default the ratio of the input heights.  ``fp16`` autocasts on CUDA only (CPU half is slow).
+    """
+    tensors = [tensor] if isinstance(tensor, torch.Tensor) else list(tensor)
+    if not tensors:
+        raise ValueError("infer_maps needs at least one input tensor")
+    use_fp16 = fp16 and tensors[0].device.type == "cuda"
+    pafs_sum = heatmaps_sum = None
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
+        for i, x in enumerate(tensors):
+            pafs, heatmaps = network(x)
+            pafs, heatmaps = pafs.float(), heatmaps.float()
+            if i == 0:
+                pafs_sum, heatmaps_sum = pafs, heatmaps
+                continue
+            if ratios is None:
+                ratio = x.shape[-2] / tensors[0].shape[-2]
+            else:
+                ratio = ratios[i]
+            grid = _base_grid(ratio, pafs_sum.shape, heatmaps.shape, x.device)
+            # Out-of-place adds: the base maps may be the network's own output buffers.
+            pafs_sum = pafs_sum + _resample(pafs, grid)
+            heatmaps_sum = heatmaps_sum + _resample(heatmaps, grid)
+        if len(tensors) > 1:
+            pafs_sum, heatmaps_sum = pafs_sum / len(tensors), heatmaps_sum / len(tensors)
+    return pafs_sum, heatmaps_sum
+
+
+def _base_grid(ratio: Any, base_shape: torch.Size, src_shape: torch.Size, device: torch.device) -> torch.Tensor:
+    """grid_sample grid (N, h_base, w_base, 2) reading a source map at the base grid's cell centres."""
+    n, (h, w), (src_h, src_w) = base_shape[0], base_shape[-2:], src_shape[-2:]
+    r = torch.as_tensor(ratio, dtype=torch.float32, device=device)
+    r = r.expand(n, 2) if r.dim() < 2 else r.reshape(n, 2)  # (x, y) per image
+    cols = torch.arange(w, dtype=torch.float32, device=device) + 0.5
+    rows = torch.arange(h, dtype=torch.float32, device=device) + 0.5
+    # Source cell position p = (j + 0.5) r - 0.5; grid_sample (align_corners=False) wants
+    # g = (2p + 1) / size - 1 = 2 (j + 0.5) r / size - 1.
+    gx = 2.0 * cols[None, None, :] * r[:, 0, None, None] / src_w - 1.0
+    gy = 2.0 * rows[None, :, None] * r[:, 1, None, None] / src_h - 1.0
+    return torch.stack(torch.broadcast_tensors(gx, gy), dim=-1)
+
+
+def _resample(maps: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return F.grid_sample(maps, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -1,0 +1,112 @@
+"""The demo: video_publisher -> pose_node -> pose_listener, three processes over real DDS.
+
+Like a launch file, but runnable where the ``launch`` package is not installed.  By default it streams
+a synthetic clip that the training module's generator renders (people the shipped demo model was not
+trained on) through pose_node with the demo model, in lockstep so every frame is processed, and exits
+with the listener's summary.  ``--video`` takes any video file, ``--weights`` any checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ros2_openpose.assets import DEMO_WEIGHTS, resolve_weights
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def share_file(relative: str) -> Path:
+    """A file installed to share/ros2_openpose, or the same file in the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        path = Path(get_package_share_directory("ros2_openpose")) / relative
+        if path.exists():
+            return path
+    except (ImportError, LookupError, ValueError):
+        pass
+    return REPO / relative
+
+
+def synthetic_clip(path: Path, frames: int, seed: int) -> Path:
+    """Render the demo clip with the training module's generator (needs the source tree)."""
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "training.synthetic", "--video", str(path),
+                        "--num", str(frames), "--seed", str(seed)], check=True, cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
+    return path
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m ros2_openpose.ros.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--video", help="video file to stream (default: a synthetic clip)")
+    parser.add_argument("--weights", default="demo", help='weights for pose_node ("demo" = shipped demo model)')
+    parser.add_argument("--frames", type=int, default=40, help="frames to stream (default 40)")
+    parser.add_argument("--seed", type=int, default=90210, help="seed of the synthetic clip")
+    parser.add_argument("--out", default="out/demo", help="output folder")
+    parser.add_argument("--params", default=None, help="params file (default params/pose.yaml)")
+    parser.add_argument("--realtime", action="store_true",
+                        help="stream at the video's fps and let pose_node drop frames (default: lockstep)")
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        weights = resolve_weights(args.weights)
+    except FileNotFoundError as err:
+        print(f"demo: {err}", file=sys.stderr)
+        return 2
+    if weights is None:
+        print("demo: no weights configured: pass --weights PATH (or 'demo' for the shipped model at "
+              f"{DEMO_WEIGHTS})", file=sys.stderr)
+        return 2
+    if weights == DEMO_WEIGHTS:
+        print("demo: using the shipped DEMO model: trained on synthetic figures only, it does not find "
+              "real people; point --weights at a COCO-trained checkpoint or CMU's body_pose_model.pth")
+    video = Path(args.video) if args.video else synthetic_clip(out / "clip.mp4", args.frames, args.seed)
+    params = args.params or str(share_file("params/pose.yaml"))
+    ns = ["-r", "__ns:=/demo"]
+    py = [sys.executable, "-m"]
+    procs = {
+        "pose_node": subprocess.Popen(py + ["ros2_openpose.ros.pose_node", "--ros-args", "--params-file", params,
+                                            "-p", f"weights:={weights}"] + ns),
+        "video_publisher": subprocess.Popen(py + ["ros2_openpose.ros.video_publisher", "--ros-args",
+                                                  "-p", f"source:={video}", "-p", f"frames:={args.frames}",
+                                                  "-p", f"lockstep:={str(not args.realtime).lower()}"] + ns),
+    }
+    listener = subprocess.Popen(py + ["ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
+                                      "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0"] + ns)
+    try:
+        code = listener.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        listener.kill()
+        code = 1
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    summary_file = out / "summary.json"
+    if summary_file.exists():
+        summary = json.loads(summary_file.read_text())
+        print(f"demo: {summary['frames']} frames, people in {summary['frames_with_people']}, "
+              f"{summary['people']} people, {summary['fps']} fps, latency {summary['latency_ms_mean']} ms "
+              f"mean -> {out}")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,219 @@
+"""maps.py and estimator.py: multi-scale alignment, construction rules, image-pixel output, odd inputs.
+
+Networks here are stand-ins: a "ramp" network whose maps are the image's own pixel coordinates (to
+check scale alignment exactly) and a "planted" network that draws ideal maps of known people at
+known network-input positions (to check the way back to image pixels).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ros2_openpose.config import DecodeConfig
+from ros2_openpose.estimator import PoseEstimator
+from ros2_openpose.maps import infer_maps
+from ros2_openpose.models import SeedNet, make_checkpoint
+from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
+from ros2_openpose.tensor import fit, to_tensor_batch
+
+
+class RampNet(nn.Module):
+    """PAFs = mean of input channel 0 over each 8x8 cell, heatmaps = same of channel 1."""
+
+    skeleton, input_format, stride = COCO17, "bgr_256", 8
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cells = F.avg_pool2d(x, 8)
+        return cells[:, :1].expand(-1, 46, -1, -1), cells[:, 1:2].expand(-1, 18, -1, -1)
+
+
+def ramp_image(h: int, w: int) -> np.ndarray:
+    """Channel 0 = x, channel 1 = y (scaled into 0..255): linear, so resizing keeps it exact."""
+    ys, xs = np.mgrid[:h, :w].astype(np.float32)
+    image = np.zeros((h, w, 3), np.uint8)
+    image[..., 0] = np.round(xs * 255 / (w - 1))
+    image[..., 1] = np.round(ys * 255 / (h - 1))
+    return image
+
+
+@pytest.mark.parametrize("scales", [(1.0, 0.75), (1.0, 1.5, 0.5)])
+def test_multiscale_maps_align(scales):
+    images = [ramp_image(200, 256), ramp_image(150, 300)]
+    tensors, boxes = [], []
+    for s in scales:
+        t, b = to_tensor_batch(images, round(184 * s), fmt="bgr_256")
+        tensors.append(t)
+        boxes.append(b)
+    ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(bs, boxes[0])])
+              for bs in boxes]
+    net = RampNet()
+    base_pafs, base_hms = infer_maps(net, tensors[0])
+    pafs, heatmaps = infer_maps(net, tensors, ratios=ratios)
+    assert pafs.shape == base_pafs.shape and pafs.dtype == torch.float32
+    for i, box in enumerate(boxes[0]):
+        rows, cols = box.map_size
+        # Away from the borders: a coarser scale's last cell mixes image and padding over 2+ base cells.
+        inner = (slice(2, rows - 4), slice(2, cols - 4))
+        assert torch.allclose(pafs[i, 0][inner], base_pafs[i, 0][inner], atol=3e-3)
+        assert torch.allclose(heatmaps[i, 0][inner], base_hms[i, 0][inner], atol=3e-3)
+
+
+# ---- a network that draws known people ----------------------------------------------------------
+
+def render(points: np.ndarray, skeleton: Skeleton, rows: int, cols: int, stride: int = 8,
+           sigma: float = 7.0, limb_width: float = 8.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ideal maps (cell centres at stride*j + (stride-1)/2) for people ``points`` (P, K, 2) in input px."""
+    cy = (np.arange(rows) * stride + (stride - 1) / 2)[:, None]
+    cx = (np.arange(cols) * stride + (stride - 1) / 2)[None, :]
+    heat = np.zeros((skeleton.num_heatmaps, rows, cols), np.float32)
+    paf = np.zeros((skeleton.num_pafs, rows, cols), np.float32)
+    for person in points:
+        for k, (x, y) in enumerate(person):
+            heat[k] = np.maximum(heat[k], np.exp(-((cx - x) ** 2 + (cy - y) ** 2) / (2 * sigma ** 2)))
+        for (a, b), (chx, chy) in zip(skeleton.limbs, skeleton.paf_channels):
+            d = person[b] - person[a]
+            length = float(np.hypot(*d))
+            u = d / length
+            along = (cx - person[a][0]) * u[0] + (cy - person[a][1]) * u[1]
+            across = np.abs((cx - person[a][0]) * u[1] - (cy - person[a][1]) * u[0])
+            on = (along >= 0) & (along <= length) & (across <= limb_width)
+            paf[chx][on], paf[chy][on] = u[0], u[1]
+    heat[-1] = 1.0 - heat[:-1].max(axis=0)
+    return torch.from_numpy(paf), torch.from_numpy(heat)
+
+
+def stick_person(cx: float, top: float, height: float) -> np.ndarray:
+    """A standing COCO-17 figure (K, 2) of ``height`` pixels, centred on x = cx."""
+    u = height / 8.0
+    layout = {0: (0, 0.5), 1: (-0.3, 0.3), 2: (0.3, 0.3), 3: (-0.6, 0.5), 4: (0.6, 0.5),
+              5: (-1, 1.5), 6: (1, 1.5), 7: (-1.4, 2.7), 8: (1.4, 2.7), 9: (-1.6, 3.8), 10: (1.6, 3.8),
+              11: (-0.7, 4.0), 12: (0.7, 4.0), 13: (-0.8, 5.8), 14: (0.8, 5.8), 15: (-0.9, 7.6), 16: (0.9, 7.6)}
+    return np.array([[cx + dx * u, top + dy * u] for _, (dx, dy) in sorted(layout.items())], np.float32)
+
+
+class PlantedNet(nn.Module):
+    """Draws, for batch element i, the people ``people[i]`` (P, K, 2) given in network-input pixels."""
+
+    input_format, stride = "rgb_imagenet", 8
+
+    def __init__(self, people: list[np.ndarray], skeleton: Skeleton = COCO17) -> None:
+        super().__init__()
+        self.people, self.skeleton = people, skeleton
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows, cols = x.shape[-2] // 8, x.shape[-1] // 8
+        maps = [render(p, self.skeleton, rows, cols) for p in self.people]
+        return torch.stack([m[0] for m in maps]).to(x.device), torch.stack([m[1] for m in maps]).to(x.device)
+
+
+def planted(image_sizes: list[tuple[int, int]], people_image: list[np.ndarray], input_size: int = 184):
+    """An estimator whose network draws ``people_image`` (image px) at their network-input position."""
+    boxes = [fit(size, input_size) for size in image_sizes]
+    people_input = [box.to_input(p) for box, p in zip(boxes, people_image)]
+    return PoseEstimator(network=PlantedNet(people_input), device="cpu", input_size=input_size)
+
+
+def test_people_come_back_in_image_pixels():
+    sizes = [(480, 640), (300, 200)]
+    truth = [np.stack([stick_person(200, 60, 360), stick_person(470, 100, 330)]),
+             stick_person(100, 40, 240)[None]]
+    estimator = planted(sizes, truth)
+    results = estimator.estimate_batch([np.zeros(s + (3,), np.uint8) for s in sizes])
+    assert [len(r) for r in results] == [2, 1]
+    for people, expected, size in zip(results, truth, sizes):
+        scale = 184 / size[0]
+        found = sorted(people, key=lambda p: float(np.nanmean(p.keypoints[:, 0])))
+        for person, want in zip(found, expected):
+            kps = np.asarray(person.keypoints)
+            assert kps.shape == (17, 3) and kps.dtype == np.float32
+            assert (kps[:, 2] > 0).all()
+            # Within about one map cell of the truth, in image pixels.
+            assert np.abs(kps[:, :2] - want).max() < 8 / scale
+            x, y, w, h = (float(v) for v in person.bbox)
+            assert x <= kps[:, 0].min() + 1 and x + w >= kps[:, 0].max() - 1
+            assert y <= kps[:, 1].min() + 1 and y + h >= kps[:, 1].max() - 1
+            assert 0 <= x and 0 <= y and x + w <= size[1] and y + h <= size[0]
+
+
+def test_single_image_and_live_config():
+    truth = stick_person(320, 50, 380)[None]
+    estimator = planted([(480, 640)], [truth])
+    people = estimator.estimate(np.zeros((480, 640, 3), np.uint8))
+    assert len(people) == 1
+    estimator.config = estimator.config.updated(heatmap_threshold=0.99, min_parts=17)
+    assert estimator.estimate(np.zeros((480, 640, 3), np.uint8)) == []
+    with pytest.raises(TypeError):
+        estimator.config = {"heatmap_threshold": 0.5}
+    with pytest.raises(ValueError):
+        estimator.config = DecodeConfig(paf_threshold=3.0)
+
+
+# ---- construction -------------------------------------------------------------------------------
+
+def tiny_seed(**kw) -> SeedNet:
+    return SeedNet(**{"width": 0.25, "paf_stages": 1, "heatmap_stages": 1, "freeze_backbone": False, **kw})
+
+
+def test_construction_rules(tmp_path):
+    with pytest.raises(ValueError, match="exactly one"):
+        PoseEstimator()
+    with pytest.raises(ValueError, match="exactly one"):
+        PoseEstimator(weights="x.pt", network=RampNet())
+    bare = nn.Conv2d(3, 3, 1)
+    with pytest.raises(ValueError, match="skeleton"):
+        PoseEstimator(network=bare)
+    with pytest.raises(ValueError, match="disagrees"):
+        PoseEstimator(network=RampNet(), skeleton="coco18")
+    with pytest.raises(ValueError):
+        PoseEstimator(network=RampNet(), scales=())
+    estimator = PoseEstimator(network=RampNet(), device="auto", fp16=True)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert estimator.device.type == expected and estimator.fp16 == (expected == "cuda")
+    assert estimator.input_format == "bgr_256" and estimator.skeleton is COCO17
+
+    path = tmp_path / "tiny.pt"
+    torch.save(make_checkpoint(tiny_seed(skeleton="coco18")), path)
+    estimator = PoseEstimator(weights=path, device="cpu", input_size=184)
+    assert estimator.info["model_type"] == "seed" and estimator.info["skeleton"] == "coco18"
+    assert estimator.info["weights"] == str(path) and estimator.info["device"] == "cpu"
+    assert estimator.skeleton is COCO18 and not estimator.network.training
+
+
+def test_plain_module_with_explicit_skeleton():
+    class Bare(nn.Module):
+        def forward(self, x):
+            n, _, h, w = x.shape
+            return torch.zeros(n, 38, h // 8, w // 8), torch.zeros(n, 19, h // 8, w // 8)
+
+    estimator = PoseEstimator(network=Bare(), skeleton="coco18", device="cpu", input_size=184)
+    assert estimator.input_format == "rgb_imagenet"
+    assert estimator.estimate(np.zeros((50, 60, 3), np.uint8)) == []
+    assert estimator.estimate_batch([]) == []
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((120, 160), np.uint8),                        # grayscale
+    np.full((120, 160, 4), 90, np.uint8),                  # BGRA
+    np.zeros((1, 1, 3), np.uint8),                         # one pixel
+    np.zeros((4000, 3000, 3), np.uint8),                   # large
+    np.zeros((2, 3000, 3), np.uint8),                      # absurd aspect
+    np.random.default_rng(0).integers(0, 65535, (60, 80, 3), dtype=np.uint16),
+    np.random.default_rng(1).random((60, 80, 3), dtype=np.float32),
+])
+def test_odd_inputs_never_crash(image):
+    torch.manual_seed(0)
+    estimator = PoseEstimator(network=tiny_seed(), device="cpu", input_size=184, scales=(1.0, 0.5))
+    people = estimator.estimate(image)
+    assert isinstance(people, list)
+    for person in people:
+        assert np.asarray(person.keypoints).shape == (17, 3)
+
+
+def test_warmup_and_bad_image():
+    estimator = PoseEstimator(network=tiny_seed(), device="cpu", input_size=184)
+    assert estimator.warmup(iterations=1) > 0
+    with pytest.raises(ValueError, match="empty"):
+        estimator.estimate(np.zeros((0, 10, 3), np.uint8))

@@ -1,0 +1,212 @@
+"""COCO-format person keypoints -> (image, target maps, loss mask) training samples.
+
+Reads any COCO-format set through pycocotools: the official 2014/2017 layouts (an image folder plus
+``annotations/person_keypoints_<split>.json``, see :func:`coco_layout`) or a folder of images with
+one ``annotations.json`` (``../shared/data/real-keypoints/*``).  Keypoints are converted to the
+model's skeleton with ``Skeleton.from_coco17``; targets come from ``ros2_openpose.targets`` after
+augmentation, so nothing here knows how a heatmap or a PAF is drawn.
+
+Loss mask (1 = learn, 0 = ignore), at the map resolution: crowd regions and people without a single
+labelled keypoint are ignored, so a person nobody annotated is never taught as background.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from pycocotools.coco import COCO
+from torch.utils.data import Dataset
+
+from ros2_openpose.skeletons import Skeleton, get_skeleton
+from ros2_openpose.targets import render_heatmaps, render_pafs
+from ros2_openpose.tensor import get_input_format
+
+from .augment import (AugmentConfig, color_jitter, letterbox_affine, random_affine, transform_keypoints,
+                      warp_image, warp_mask)
+
+#: sigma of the heatmap Gaussians at the 368 input (CMU's value); other sizes scale it.
+SIGMA_AT_368 = 7.0
+
+
+def default_sigma(input_size: int) -> float:
+    return SIGMA_AT_368 * input_size / 368.0
+
+
+def load_coco(annotations: str | Path) -> COCO:
+    """pycocotools COCO, without its progress prints."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(annotations))
+
+
+def coco_layout(root: str | Path, split: str) -> tuple[Path, Path]:
+    """``(images_dir, annotation_file)`` of an official COCO download for ``split``.
+
+    Accepts ``root/<split>/`` or ``root/images/<split>/`` next to
+    ``root/annotations/person_keypoints_<split>.json`` (2014: train2014/val2014, 2017: train2017/val2017).
+    """
+    root = Path(root)
+    ann = root / "annotations" / f"person_keypoints_{split}.json"
+    if not ann.is_file():
+        raise FileNotFoundError(f"{ann} not found (expected the COCO person keypoints annotations)")
+    for images in (root / split, root / "images" / split):
+        if images.is_dir():
+            return images, ann
+    raise FileNotFoundError(f"no image folder {root / split} or {root / 'images' / split}")
+
+
+@dataclass
+class RawSample:
+    """One image with its people in the chosen skeleton, before any transform."""
+
+    image_id: int
+    image: np.ndarray       # (H, W, 3) uint8 BGR
+    keypoints: np.ndarray   # (N, K, 3) x, y, v in image pixels; v = 0 unlabelled
+    boxes: np.ndarray       # (N, 4) x, y, w, h of those people
+    mask: np.ndarray        # (H, W) float32, 1 learn / 0 ignore
+
+
+def labelled_count(ann: dict) -> int:
+    """Labelled keypoints of one annotation, counted from the array (num_keypoints is not always right)."""
+    kps = ann.get("keypoints") or []
+    return int(sum(1 for v in kps[2::3] if v > 0))
+
+
+def ignore_mask(coco: COCO, image_info: dict, anns: list[dict]) -> np.ndarray:
+    """(H, W) float32 loss mask: 0 over crowds and over people with no labelled keypoints.
+
+    Crowd RLEs and polygons go through ``annToMask``; an unlabelled person without a segmentation is
+    covered by its box.  ``ignore_regions_x/y`` polygons on the image entry (PoseTrack) are honoured.
+    """
+    h, w = int(image_info["height"]), int(image_info["width"])
+    ignore = np.zeros((h, w), dtype=np.uint8)
+    for ann in anns:
+        if not (ann.get("iscrowd", 0) or labelled_count(ann) == 0):
+            continue
+        if ann.get("segmentation"):
+            ignore |= coco.annToMask(ann).astype(np.uint8)
+        elif ann.get("bbox"):
+            x, y, bw, bh = ann["bbox"]
+            x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
+            ignore[y0:int(np.ceil(y + bh)), x0:int(np.ceil(x + bw))] = 1
+    for xs, ys in zip(image_info.get("ignore_regions_x") or [], image_info.get("ignore_regions_y") or []):
+        if len(xs) >= 3:
+            poly = np.round(np.stack([xs, ys], axis=1)).astype(np.int32)
+            cv2.fillPoly(ignore, [poly], 1)
+    return 1.0 - ignore.astype(np.float32)
+
+
+def downsample_mask(mask: np.ndarray, stride: int) -> np.ndarray:
+    """Average each stride x stride cell (a cell half over a crowd gets weight 0.5)."""
+    h, w = mask.shape
+    return cv2.resize(mask, (w // stride, h // stride), interpolation=cv2.INTER_AREA)
+
+
+class PoseDataset(Dataset):
+    """COCO-format keypoint set as training samples at a square ``input_size``.
+
+    Item: ``image`` (3, S, S) uint8 BGR (normalised on the device by ``ros2_openpose.tensor``),
+    ``heatmaps`` (K+1, S/8, S/8), ``pafs`` (2L, S/8, S/8), ``mask`` (1, S/8, S/8) float32, and
+    ``image_id``.  With ``augment`` set, each item's transform is drawn from an RNG seeded by
+    ``(seed, epoch, index)``: the same whatever worker loads it, so a resumed run sees the same data.
+    """
+
+    def __init__(self, images: str | Path, annotations: str | Path | COCO,
+                 skeleton: str | Skeleton = "coco17", input_size: int = 368, stride: int = 8,
+                 sigma: float | None = None, paf_width: float = 1.0,
+                 augment: AugmentConfig | None = None, seed: int = 0,
+                 require_people: bool = True, max_images: int | None = None,
+                 input_format: str = "rgb_imagenet") -> None:
+        if input_size % stride:
+            raise ValueError(f"input_size {input_size} must be a multiple of stride {stride}")
+        self.images = Path(images)
+        self.coco = annotations if isinstance(annotations, COCO) else load_coco(annotations)
+        self.skeleton = get_skeleton(skeleton)
+        self.input_size, self.stride = int(input_size), int(stride)
+        self.sigma = default_sigma(input_size) if sigma is None else float(sigma)
+        self.paf_width = float(paf_width)
+        self.augment = augment
+        # Padding that normalises to 0, as ros2_openpose.tensor pads at inference.
+        self.pad_bgr = get_input_format(input_format).pad_bgr
+        self.seed, self.epoch = int(seed), 0
+        ids = sorted(self.coco.getImgIds())
+        if require_people:
+            # Images without a labelled person teach only background; CMU skipped them too.
+            ids = [i for i in ids if any(labelled_count(a) > 0 and not a.get("iscrowd", 0)
+                                         for a in self.coco.loadAnns(self.coco.getAnnIds(imgIds=i)))]
+        self.image_ids = ids[:max_images] if max_images else ids
+        if not self.image_ids:
+            raise ValueError(f"no usable images in {annotations}")
+
+    def __len__(self) -> int:
+        return len(self.image_ids)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Pick the epoch's augmentation stream (call before the loader's workers start)."""
+        self.epoch = int(epoch)
+
+    @property
+    def map_size(self) -> int:
+        return self.input_size // self.stride
+
+    def load(self, index: int) -> RawSample:
+        image_id = self.image_ids[index]
+        info = self.coco.loadImgs(image_id)[0]
+        path = self.images / info["file_name"]
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise FileNotFoundError(f"cannot read image {path}")
+        anns = [a for a in self.coco.loadAnns(self.coco.getAnnIds(imgIds=image_id, iscrowd=None))
+                if a.get("category_id", 1) == 1]
+        people = [a for a in anns if not a.get("iscrowd", 0) and labelled_count(a) > 0]
+        k17 = np.array([a["keypoints"] for a in people], dtype=np.float32).reshape(-1, 17, 3)
+        keypoints = self.skeleton.from_coco17(k17)
+        boxes = np.array([a["bbox"] for a in people], dtype=np.float32).reshape(-1, 4)
+        return RawSample(image_id, image, keypoints, boxes, ignore_mask(self.coco, info, anns))
+
+    def transform(self, raw: RawSample, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        """The 2x3 matrix for this sample and whether it flips (deterministic when ``rng`` is None)."""
+        if rng is None or self.augment is None:
+            return letterbox_affine(raw.image.shape[:2], self.input_size), False
+        return random_affine(rng, raw.image.shape[:2], raw.keypoints, raw.boxes, self.input_size,
+                             self.augment)
+
+    def make_targets(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hw = (self.map_size, self.map_size)
+        heatmaps = render_heatmaps(keypoints, hw, stride=self.stride, sigma=self.sigma)
+        pafs = render_pafs(keypoints, self.skeleton, hw, stride=self.stride, limb_width=self.paf_width)
+        return np.asarray(heatmaps, np.float32), np.asarray(pafs, np.float32)
+
+    def sample(self, raw: RawSample, rng: np.random.Generator | None) -> dict[str, np.ndarray]:
+        """Transform one raw sample and render its targets (numpy; also used by tests and benchmarks)."""
+        matrix, flip = self.transform(raw, rng)
+        image = warp_image(raw.image, matrix, self.input_size, self.pad_bgr)
+        if rng is not None and self.augment is not None:
+            image = color_jitter(image, rng, self.augment)
+        keypoints = transform_keypoints(raw.keypoints, matrix, flip, self.skeleton)
+        mask = downsample_mask(warp_mask(raw.mask, matrix, self.input_size), self.stride)
+        heatmaps, pafs = self.make_targets(keypoints)
+        return {"image": image, "keypoints": keypoints, "heatmaps": heatmaps, "pafs": pafs,
+                "mask": mask, "matrix": matrix, "flip": flip}
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        rng = None
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        s = self.sample(self.load(index), rng)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(s["image"].transpose(2, 0, 1))),
+            "heatmaps": torch.from_numpy(s["heatmaps"]),
+            "pafs": torch.from_numpy(s["pafs"]),
+            "mask": torch.from_numpy(s["mask"])[None],
+            "image_id": int(self.image_ids[index]),
+        }
+
+
+def worker_init(_: int) -> None:
+    """DataLoader worker setup: OpenCV's own thread pool would fight the other workers for cores."""
+    cv2.setNumThreads(1)

@@ -1,0 +1,161 @@
+"""COCO keypoint AP of a checkpoint (or any PoseEstimator) on a COCO-format set.
+
+    python -m training.evaluate --weights runs/x/best.pt --images D --annotations F --out DIR
+
+Writes ``DIR/metrics.json`` (AP, AP50, AP75, APm, APl, AR, ...) and ``DIR/results.json`` (the COCO
+results list that was scored) and prints the metrics as a markdown table.  Person scores are the
+decoder's, so AP measures the ranking too.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import cv2
+import torch
+import yaml
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+from torch import nn
+from tqdm import tqdm
+
+from ros2_openpose.config import DecodeConfig
+from ros2_openpose.estimator import PoseEstimator
+from ros2_openpose.people import to_coco_results
+
+from .data import load_coco
+
+log = logging.getLogger("training.evaluate")
+
+#: COCOeval.stats order for iouType="keypoints".
+METRIC_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
+
+
+def evaluate_results(coco_gt: COCO, results: list[dict], image_ids: Iterable[int] | None = None) -> dict[str, float]:
+    """COCOeval(iouType='keypoints') of ``results`` (COCO results dicts) over ``image_ids`` (default all).
+
+    No detections at all scores 0 everywhere (pycocotools cannot load an empty result list).
+    """
+    ids = sorted(coco_gt.getImgIds() if image_ids is None else image_ids)
+    if not results:
+        return {name: 0.0 for name in METRIC_NAMES}
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools narrates every step
+        coco_dt = coco_gt.loadRes(list(results))
+        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        ev.params.imgIds = ids
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    # -1 means "no ground truth in this area range": report it as 0 rather than a negative AP.
+    return {name: max(0.0, float(v)) for name, v in zip(METRIC_NAMES, ev.stats)}
+
+
+def predict(estimator: Any, images: str | Path, coco_gt: COCO, image_ids: Sequence[int],
+            progress: bool = True) -> list[dict]:
+    """Run ``estimator.estimate`` on every image; the people as COCO keypoint results."""
+    results: list[dict] = []
+    for image_id in tqdm(image_ids, desc="evaluate", disable=not progress, leave=False, dynamic_ncols=True):
+        info = coco_gt.loadImgs(image_id)[0]
+        path = Path(images) / info["file_name"]
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise FileNotFoundError(f"cannot read image {path}")
+        results += to_coco_results(estimator.estimate(bgr), estimator.skeleton, image_id)
+    return results
+
+
+def pick_images(coco_gt: COCO, max_images: int | None) -> list[int]:
+    """The first ``max_images`` image ids in id order (all by default): a stable subset across runs."""
+    ids = sorted(coco_gt.getImgIds())
+    return ids[:max_images] if max_images else ids
+
+
+def evaluate_estimator(estimator: Any, images: str | Path, annotations: str | Path | COCO,
+                       max_images: int | None = None, progress: bool = True) -> tuple[dict[str, float], list[dict]]:
+    """``(metrics, results)`` of ``estimator`` (anything with ``estimate(bgr)`` and ``skeleton``)."""
+    coco_gt = annotations if isinstance(annotations, COCO) else load_coco(annotations)
+    ids = pick_images(coco_gt, max_images)
+    results = predict(estimator, images, coco_gt, ids, progress)
+    return evaluate_results(coco_gt, results, ids), results
+
+
+def evaluate_network(net: nn.Module, images: str | Path, annotations: str | Path | COCO,
+                     device: torch.device | str = "cpu", input_size: int = 368,
+                     max_images: int | None = None, fp16: bool = True,
+                     config: DecodeConfig | None = None) -> dict[str, float]:
+    """AP of a network being trained (leaves it in eval mode; the caller switches back)."""
+    estimator = PoseEstimator(network=net, skeleton=net.skeleton, device=device, fp16=fp16,
+                              input_size=int(input_size), config=config or DecodeConfig())
+    metrics, _ = evaluate_estimator(estimator, images, annotations, max_images, progress=False)
+    return metrics
+
+
+def format_table(metrics: dict[str, float], names: Sequence[str] = METRIC_NAMES[:6]) -> str:
+    """Markdown table of the chosen metrics (AP .. AR by default)."""
+    head = "| " + " | ".join(names) + " |"
+    rule = "|" + "|".join("---:" for _ in names) + "|"
+    row = "| " + " | ".join(f"{metrics[n]:.3f}" for n in names) + " |"
+    return "\n".join((head, rule, row))
+
+
+def checkpoint_input_size(weights: str | Path) -> int | None:
+    """The input size a training checkpoint was evaluated at (its config), if it is one of ours."""
+    try:
+        obj = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - not ours or not readable: PoseEstimator reports the details
+        return None
+    cfg = obj.get("config") if isinstance(obj, dict) else None
+    if not isinstance(cfg, dict):
+        return None
+    return (cfg.get("eval") or {}).get("input_size") or (cfg.get("data") or {}).get("input_size")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("--weights", required=True, help="checkpoint or any file load_model reads")
+    p.add_argument("--images", required=True, help="image folder of the COCO-format set")
+    p.add_argument("--annotations", required=True, help="COCO keypoint json of the set")
+    p.add_argument("--out", required=True, help="folder for metrics.json and results.json")
+    p.add_argument("--input-size", type=int, help="network input height (default: the checkpoint's, else 368)")
+    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="multi-scale factors")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-fp16", action="store_true", help="float32 on CUDA")
+    p.add_argument("--max-images", type=int, help="first N images by id")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="decode setting, e.g. --set min_parts=2 (DecodeConfig fields)")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    changes = {}
+    for text in args.set:
+        key, sep, value = text.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects key=value, got {text!r}")
+        changes[key.strip()] = yaml.safe_load(value)
+    config = DecodeConfig().updated(**changes)
+    input_size = args.input_size or checkpoint_input_size(args.weights) or 368
+    estimator = PoseEstimator(weights=args.weights, device=args.device, fp16=not args.no_fp16,
+                              input_size=int(input_size), scales=tuple(args.scales), config=config)
+    metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"weights": str(args.weights), "images": str(args.images), "annotations": str(args.annotations),
+              "input_size": int(input_size), "scales": list(args.scales), "decode": config.as_dict(),
+              "detections": len(results), "metrics": metrics}
+    (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "results.json").write_text(json.dumps(results) + "\n")
+    print(format_table(metrics))
+    return metrics
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
