@@ -22,6 +22,7 @@ class DecodeConfig:
     paf_min_fraction: float = 0.8   # fraction of line samples above paf_threshold a limb needs
     max_peaks: int = 32             # top-k peaks kept per keypoint type
     max_limb_length: float = 0.5    # limbs longer than this fraction of the image height are penalised
+    upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
 
     RANGES = {
         "paf_threshold": (0.0, 1.0),

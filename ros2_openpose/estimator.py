@@ -16,9 +16,11 @@ import torch
 from torch import nn
 
 from .config import DecodeConfig
+from .decode import decode
 from .image import as_bgr
 from .maps import infer_maps
 from .models import load_model, resolve_device
+from .people import Person, keypoint_bbox
 from .skeletons import Skeleton, get_skeleton
 from .tensor import Letterbox, get_input_format, to_tensor_batch
 
@@ -107,14 +109,12 @@ class PoseEstimator:
             seconds = time.perf_counter() - start
         return seconds
 
-    def estimate(self, image: Any) -> list:
+    def estimate(self, image: Any) -> list[Person]:
         """People in one image (any layout ``as_bgr`` accepts), keypoints in image pixels."""
         return self.estimate_batch([image])[0]
 
-    def estimate_batch(self, images: Sequence[Any]) -> list[list]:
+    def estimate_batch(self, images: Sequence[Any]) -> list[list[Person]]:
         """People per image; images may differ in size (each is letterboxed on its own)."""
-        from .decode import decode  # decode is written beside this module; imported on use
-
         if len(images) == 0:
             return []
         config = self.config  # read once: a live change applies from the next call
@@ -135,8 +135,8 @@ class PoseEstimator:
         return results
 
 
-def to_image(person: Any, box: Letterbox) -> Any:
-    """A copy of ``person`` with keypoints and bbox moved from network-input to image pixels.
+def to_image(person: Person, box: Letterbox) -> Person:
+    """A copy of ``person`` with keypoints (and so bbox) moved from network-input to image pixels.
 
     Points are clipped to the image: the last map cell may reach a few pixels into the padding.
     """
@@ -144,15 +144,4 @@ def to_image(person: Any, box: Letterbox) -> Any:
     keypoints = box.to_image(person.keypoints)
     keypoints[..., 0] = np.clip(keypoints[..., 0], 0, w - 1)  # NaN (not found) stays NaN
     keypoints[..., 1] = np.clip(keypoints[..., 1], 0, h - 1)
-    x, y, bw, bh = (float(v) for v in person.bbox)
-    (x0, y0), (x1, y1) = box.to_image([[x, y], [x + bw, y + bh]])
-    x0, x1 = np.clip([x0, x1], 0, w - 1)
-    y0, y1 = np.clip([y0, y1], 0, h - 1)
-    bbox = np.array([x0, y0, x1 - x0, y1 - y0], dtype=np.float32)
-    if isinstance(person.bbox, tuple):
-        bbox = tuple(float(v) for v in bbox)
-    if dataclasses.is_dataclass(person):
-        return dataclasses.replace(person, keypoints=keypoints, bbox=bbox)
-    moved = __import__("copy").copy(person)
-    moved.keypoints, moved.bbox = keypoints, bbox
-    return moved
+    return dataclasses.replace(person, keypoints=keypoints, bbox=keypoint_bbox(keypoints))

@@ -116,26 +116,27 @@ def planted(image_sizes: list[tuple[int, int]], people_image: list[np.ndarray], 
     return PoseEstimator(network=PlantedNet(people_input), device="cpu", input_size=input_size)
 
 
-def test_people_come_back_in_image_pixels():
-    sizes = [(480, 640), (300, 200)]
+@pytest.mark.parametrize("input_size", [184, 368])
+def test_people_come_back_in_image_pixels(input_size):
+    sizes = [(480, 640), (300, 200), (1000, 700)]
     truth = [np.stack([stick_person(200, 60, 360), stick_person(470, 100, 330)]),
-             stick_person(100, 40, 240)[None]]
-    estimator = planted(sizes, truth)
+             stick_person(100, 40, 240)[None], stick_person(350, 100, 800)[None]]
+    estimator = planted(sizes, truth, input_size)
     results = estimator.estimate_batch([np.zeros(s + (3,), np.uint8) for s in sizes])
-    assert [len(r) for r in results] == [2, 1]
+    assert [len(r) for r in results] == [2, 1, 1]
     for people, expected, size in zip(results, truth, sizes):
-        scale = 184 / size[0]
+        scale = input_size / size[0]
         found = sorted(people, key=lambda p: float(np.nanmean(p.keypoints[:, 0])))
         for person, want in zip(found, expected):
             kps = np.asarray(person.keypoints)
             assert kps.shape == (17, 3) and kps.dtype == np.float32
             assert (kps[:, 2] > 0).all()
-            # Within about one map cell of the truth, in image pixels.
-            assert np.abs(kps[:, :2] - want).max() < 8 / scale
+            # Gaussian peaks are refined exactly by decode; 0.25 input px still catches a half-pixel
+            # convention slip in the way back (that costs 0.5 * (1 - scale) input px).
+            assert np.abs(kps[:, :2] - want).max() * scale < 0.25
             x, y, w, h = (float(v) for v in person.bbox)
-            assert x <= kps[:, 0].min() + 1 and x + w >= kps[:, 0].max() - 1
-            assert y <= kps[:, 1].min() + 1 and y + h >= kps[:, 1].max() - 1
-            assert 0 <= x and 0 <= y and x + w <= size[1] and y + h <= size[0]
+            assert (x, y) == pytest.approx(tuple(kps[:, :2].min(0)), abs=1e-3)
+            assert (x + w, y + h) == pytest.approx(tuple(kps[:, :2].max(0)), abs=1e-3)
 
 
 def test_single_image_and_live_config():

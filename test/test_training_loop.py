@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # when torchrun runs this file as a script
     sys.path.insert(0, str(REPO))
 
-from ros2_openpose.models import build_model, load_model  # noqa: E402
+from ros2_openpose.models import build_model, load_model, make_checkpoint  # noqa: E402
 from training.distributed import DistInfo, init_distributed  # noqa: E402
 from training.train import (DEFAULTS, forward_loss, load_config, main, make_loader, masked_l2,  # noqa: E402
                             parse_override, wrap)
@@ -76,7 +76,7 @@ def test_a_few_steps_lower_the_loss(real_data: Path) -> None:
 
 # ----------------------------------------------------------------------------------- config
 
-def test_configs_load_and_overrides_apply() -> None:
+def test_configs_load_and_overrides_apply(tmp_path: Path) -> None:
     for name in ("seed368", "seed184", "small_cpu"):
         cfg = load_config(REPO / "training/configs" / f"{name}.yaml")
         assert cfg["data"]["input_size"] == {"seed368": 368, "seed184": 184, "small_cpu": 184}[name]
@@ -86,6 +86,10 @@ def test_configs_load_and_overrides_apply() -> None:
     assert cfg["optim"]["lr"] == 2e-3 and cfg["train"]["amp"] is True and cfg["optim"]["milestones"] == [3, 6]
     assert cfg["model"]["kwargs"]["width"] == 0.25  # from the file, beside the defaults
     assert parse_override("model.kwargs.skeleton=coco18") == {"model": {"kwargs": {"skeleton": "coco18"}}}
+    cmu = tmp_path / "cmu.yaml"
+    cmu.write_text("model: {type: cmu, kwargs: {}}\n")  # a file states the constructor's arguments whole
+    assert load_config(cmu)["model"]["kwargs"] == {}
+    assert load_config(cmu, ["model.kwargs.x=1"])["model"]["kwargs"] == {"x": 1}
     with pytest.raises(ValueError, match="optim.lrr"):
         load_config(None, ["optim.lrr=1"])
     with pytest.raises(ValueError, match="augment.wobble"):
@@ -117,6 +121,23 @@ def test_resume_reproduces_the_uninterrupted_run(real_data: Path, tmp_path: Path
     assert info["model_kwargs"]["width"] == 0.125 and net.skeleton.name == "coco17"
     saved = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
     assert saved["optim"]["milestones"] == [1]
+
+
+def test_backbone_is_frozen_first_then_trained(real_data: Path, tmp_path: Path) -> None:
+    data = real_data / SET
+    init = tmp_path / "init.pt"
+    torch.save(make_checkpoint(tiny_net()), init)  # pretrained weights: the frozen phase applies
+    opts = ["--set", f"model.init_weights={init}", "--set", "train.freeze_backbone_epochs=1"]
+    main(train_args(data, tmp_path / "f", "--epochs", "1", *opts))
+    start = torch.load(init, weights_only=True)["state_dict"]
+    one = torch.load(tmp_path / "f" / "last.pt", weights_only=True)["state_dict"]
+    main(train_args(data, tmp_path / "f", "--epochs", "2", *opts, "--resume", str(tmp_path / "f" / "last.pt")))
+    two = torch.load(tmp_path / "f" / "last.pt", weights_only=True)["state_dict"]
+    vgg = [k for k in start if k.startswith("F.vgg.")]
+    heads = [k for k in start if k.startswith("PAF_Stages.") and k.endswith("weight")]
+    assert vgg and all(torch.equal(start[k], one[k]) for k in vgg)          # epoch 1: frozen
+    assert all(not torch.equal(start[k], one[k]) for k in heads)             # the stages learn
+    assert any(not torch.equal(one[k], two[k]) for k in vgg)                 # epoch 2: unfrozen
 
 
 def test_validation_keeps_best_by_ap_and_logs_maps(real_data: Path, tmp_path: Path) -> None:

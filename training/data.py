@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,9 @@ def ignore_mask(coco: COCO, image_info: dict, anns: list[dict]) -> np.ndarray:
         if not (ann.get("iscrowd", 0) or labelled_count(ann) == 0):
             continue
         if ann.get("segmentation"):
-            ignore |= coco.annToMask(ann).astype(np.uint8)
+            with warnings.catch_warnings():  # pycocotools 2.0.x vs numpy 2 "copy keyword" notice
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module="pycocotools")
+                ignore |= coco.annToMask(ann).astype(np.uint8)
         elif ann.get("bbox"):
             x, y, bw, bh = ann["bbox"]
             x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
@@ -177,7 +180,8 @@ class PoseDataset(Dataset):
 
     def make_targets(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hw = (self.map_size, self.map_size)
-        heatmaps = render_heatmaps(keypoints, hw, stride=self.stride, sigma=self.sigma)
+        heatmaps = render_heatmaps(keypoints, hw, stride=self.stride, sigma=self.sigma,
+                                   num_keypoints=self.skeleton.num_keypoints)
         pafs = render_pafs(keypoints, self.skeleton, hw, stride=self.stride, limb_width=self.paf_width)
         return np.asarray(heatmaps, np.float32), np.asarray(pafs, np.float32)
 

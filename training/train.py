@@ -99,16 +99,23 @@ FREE_SECTIONS = {("model", "kwargs")}
 
 # ----------------------------------------------------------------------------------- config
 
-def merge(base: dict, update: dict, path: tuple[str, ...] = ()) -> dict:
-    """``base`` with ``update`` merged in; keys unknown to ``base`` raise (typos fail loudly)."""
+def merge(base: dict, update: dict, path: tuple[str, ...] = (), replace_free: bool = False) -> dict:
+    """``base`` with ``update`` merged in; keys unknown to ``base`` raise (typos fail loudly).
+
+    ``replace_free``: a free-form section (the model's constructor arguments) is replaced whole, as
+    a config file states them all (``cmu`` takes none); ``--set model.kwargs.x=...`` merges instead.
+    """
     out = copy.deepcopy(base)
     for key, value in (update or {}).items():
+        sub = path + (key,)
         if path in FREE_SECTIONS:
             out[key] = value
         elif key not in out:
-            raise ValueError(f"unknown config key {'.'.join(path + (key,))}")
+            raise ValueError(f"unknown config key {'.'.join(sub)}")
+        elif sub in FREE_SECTIONS and replace_free:
+            out[key] = copy.deepcopy(dict(value or {}))
         elif isinstance(out[key], dict) and isinstance(value, dict):
-            out[key] = merge(out[key], value, path + (key,))
+            out[key] = merge(out[key], value, sub, replace_free)
         else:
             out[key] = value
     return out
@@ -133,10 +140,10 @@ def parse_override(text: str) -> dict:
 def load_config(path: str | Path | None = None, overrides: Sequence[str] = (),
                 base: dict | None = None) -> dict:
     """DEFAULTS <- ``base`` (a saved config) <- YAML file <- ``--set`` overrides."""
-    cfg = merge(DEFAULTS, base or {})
+    cfg = merge(DEFAULTS, base or {}, replace_free=True)
     if path is not None:
         with open(path, encoding="utf-8") as f:
-            cfg = merge(cfg, yaml.safe_load(f) or {})
+            cfg = merge(cfg, yaml.safe_load(f) or {}, replace_free=True)
     for text in overrides:
         cfg = merge(cfg, parse_override(text))
     AugmentConfig.from_dict(cfg["augment"])  # validate now, not in a worker
@@ -169,25 +176,41 @@ def set_backbone_trainable(net: nn.Module, trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
-def build_network(cfg: dict, resuming: bool = False) -> tuple[nn.Module, bool]:
-    """The network and whether its backbone starts from trained weights."""
+def build_network(cfg: dict, resume: dict | None = None) -> tuple[nn.Module, bool]:
+    """The network and whether its backbone starts from trained weights (decides the frozen phase).
+
+    Resuming rebuilds the checkpoint's own architecture (its weights follow); otherwise
+    ``model.init_weights`` (any file load_model reads) or a fresh ``model.type`` with
+    ``model.kwargs``, its VGG from ``model.backbone_weights`` when given.
+    """
     mcfg = cfg["model"]
-    kwargs = dict(mcfg["kwargs"])
-    if mcfg["init_weights"] and not resuming:
+    pretrained = bool(mcfg["backbone_weights"] or mcfg["init_weights"])
+    if resume is not None:
+        kwargs = dict(resume["model_kwargs"])
+        if resume["model_type"] == "seed":
+            kwargs["freeze_backbone"] = False
+        vgg_log = logging.getLogger("ros2_openpose.models.vgg")
+        level = vgg_log.level
+        vgg_log.setLevel(logging.WARNING)  # "starts from scratch" is wrong: the checkpoint follows
+        try:
+            return build_model(resume["model_type"], **kwargs), pretrained
+        finally:
+            vgg_log.setLevel(level)
+    if mcfg["init_weights"]:
         net, info = load_model(mcfg["init_weights"], "cpu")
         if net.model_type != mcfg["type"]:
             raise ValueError(f"init_weights {mcfg['init_weights']} holds a {net.model_type} network, "
                              f"config says {mcfg['type']}")
-        log.info("initialised from %s (%s)", mcfg["init_weights"], info["source_format"])
+        log.info("initialised from %s (%s %s; model.kwargs not used)", mcfg["init_weights"],
+                 info["source_format"], net.model_kwargs)
         return net.train(), True
+    kwargs = dict(mcfg["kwargs"])
     if mcfg["type"] == "seed":
-        # On resume the checkpoint supplies every weight: do not re-read the ImageNet file.
-        kwargs["backbone_weights"] = None if resuming else mcfg["backbone_weights"]
+        kwargs["backbone_weights"] = mcfg["backbone_weights"]
         kwargs["freeze_backbone"] = False  # the epoch loop decides
     elif mcfg["backbone_weights"]:
         raise ValueError(f"model.backbone_weights is only supported for seed, not {mcfg['type']}")
-    net = build_model(mcfg["type"], **kwargs)
-    return net, bool(mcfg["backbone_weights"] or mcfg["init_weights"])
+    return build_model(mcfg["type"], **kwargs), pretrained
 
 
 def wrap(net: nn.Module, info: DistInfo) -> nn.Module:
@@ -285,9 +308,10 @@ def open_writer(out_dir: Path, enabled: bool) -> Any:
 
 
 def maps_image(image: torch.Tensor, pred_hm: torch.Tensor, true_hm: torch.Tensor,
-               pred_paf: torch.Tensor, true_paf: torch.Tensor) -> np.ndarray:
-    """One sample as an RGB strip: input | heatmaps target, predicted | PAF norm target, predicted."""
-    bgr = image.detach().cpu().permute(1, 2, 0).numpy().astype(np.uint8)
+               pred_paf: torch.Tensor, true_paf: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+    """One sample as an RGB strip: input | loss mask | heatmaps target, predicted | PAF norm target,
+    predicted (maxima over channels)."""
+    bgr = np.ascontiguousarray(image.detach().cpu().permute(1, 2, 0).numpy(), dtype=np.uint8)
     h, w = bgr.shape[:2]
 
     def overlay(m: torch.Tensor) -> np.ndarray:
@@ -298,9 +322,10 @@ def maps_image(image: torch.Tensor, pred_hm: torch.Tensor, true_hm: torch.Tensor
     def paf_norm(p: torch.Tensor) -> torch.Tensor:
         return p.float().view(-1, 2, *p.shape[-2:]).norm(dim=1).amax(0)
 
-    panels = [bgr, overlay(true_hm[:-1].amax(0)), overlay(pred_hm[:-1].amax(0)),
-              overlay(paf_norm(true_paf)), overlay(paf_norm(pred_paf))]
-    for panel, text in zip(panels, ("input", "heatmap target", "heatmap pred", "PAF target", "PAF pred")):
+    panels = [bgr.copy(), overlay(mask.reshape(mask.shape[-2:])), overlay(true_hm[:-1].amax(0)),
+              overlay(pred_hm[:-1].amax(0)), overlay(paf_norm(true_paf)), overlay(paf_norm(pred_paf))]
+    names = ("input", "loss mask", "heatmap target", "heatmap pred", "PAF target", "PAF pred")
+    for panel, text in zip(panels, names):
         cv2.putText(panel, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
     return cv2.cvtColor(np.concatenate(panels, axis=1), cv2.COLOR_BGR2RGB)
 
@@ -346,7 +371,8 @@ def train_one_epoch(model: nn.Module, net: nn.Module, loader: DataLoader, optimi
             writer.add_scalar("train/images_per_s", rate, step)
         if writer is not None and step % max(1, int(tcfg["image_every"])) == 0:
             writer.add_image("train/maps", maps_image(batch["image"][0], heatmaps[-1][0],
-                                                      batch["heatmaps"][0], pafs[-1][0], batch["pafs"][0]),
+                                                      batch["heatmaps"][0], pafs[-1][0], batch["pafs"][0],
+                                                      batch["mask"][0]),
                              step, dataformats="HWC")
     bar.close()
     sums = all_reduce_mean(sums.to(device), info).cpu() if info.enabled else sums
@@ -484,7 +510,7 @@ def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo
         torch.backends.cudnn.benchmark = not tcfg["deterministic"]
         torch.backends.cudnn.deterministic = bool(tcfg["deterministic"])
 
-    net, pretrained = build_network(cfg, resuming=resume is not None)
+    net, pretrained = build_network(cfg, resume)
     if resume is not None:
         net.load_state_dict(resume["state_dict"], strict=True)
     freeze_epochs = int(tcfg["freeze_backbone_epochs"])

@@ -92,27 +92,26 @@ class Stages(nn.Module):
             self.add_module(f"Stage{i}", stage)
 
 
-def tent_kernel(stride: int) -> torch.Tensor:
-    """(1, 1, 2s, 2s) triangle filter: what PIL's bilinear resize uses to shrink by ``s``."""
+def tent_kernel(stride: int, channels: int = 3) -> torch.Tensor:
+    """(channels, 1, 2s, 2s) triangle filter: what PIL's bilinear resize uses to shrink by ``s``."""
     offsets = torch.arange(2 * stride, dtype=torch.float32) + 0.5 - stride
     k = 1.0 - offsets.abs() / stride
     k2 = torch.outer(k, k)
-    return (k2 / k2.sum())[None, None]
+    return (k2 / k2.sum()).expand(channels, 1, -1, -1).contiguous()
 
 
 def shrink_image(x: torch.Tensor, kernel: torch.Tensor, stride: int) -> torch.Tensor:
     """Resize ``x`` to its stride-``stride`` grid (floor(H/s), floor(W/s), the VGG grid).
 
     Antialiased bilinear (triangle filter, weights renormalised at the borders), which is how the
-    original made its 46x46 image.  Written as a fixed strided depthwise conv so it also exports to
-    ONNX with dynamic sizes.
+    original made its 46x46 image.  Written as a fixed strided depthwise conv (``kernel`` from
+    :func:`tent_kernel`, one per channel) so it also exports to ONNX with dynamic sizes.
     """
-    channels = x.shape[1]
     kernel = kernel.to(x.dtype)
-    pad = stride // 2
-    summed = functional.conv2d(x, kernel.expand(channels, 1, -1, -1), stride=stride, padding=pad,
-                               groups=channels)
-    weight = functional.conv2d(torch.ones_like(x[:, :1]), kernel, stride=stride, padding=pad)
+    pad, groups = stride // 2, kernel.shape[0]
+    summed = functional.conv2d(x, kernel, stride=stride, padding=pad, groups=groups)
+    # The same filter over ones: the weight that fell inside the image (< 1 only at the borders).
+    weight = functional.conv2d(torch.ones_like(x), kernel, stride=stride, padding=pad, groups=groups)
     return summed / weight
 
 
