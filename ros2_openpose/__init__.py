@@ -5,3 +5,10 @@ and the messages generated from ``msg/`` in ``ros2_openpose.msg``.  Nothing heav
 ``import ros2_openpose.msg`` stays cheap for message-only consumers.
 """
 __version__ = "0.1.0"
+
+# Two copies of this package can be importable: the source tree (``python -m`` from the repo root,
+# pytest) and the colcon install, which alone holds the generated ``ros2_openpose.msg``.  Extending
+# ``__path__`` lets submodules resolve across both, so the source tree never hides the messages.
+from pkgutil import extend_path
+
+__path__ = extend_path(__path__, __name__)
