@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +24,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
 
 from training.augment import (AugmentConfig, color_jitter, transform_keypoints, warp_image,  # noqa: E402
                               warp_mask)
@@ -32,17 +33,6 @@ from training.data import PoseDataset, downsample_mask, worker_init  # noqa: E40
 
 DEFAULT_SET = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) \
     / "real-keypoints" / "coco-mini-train2017"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def time_stages(ds: PoseDataset, samples: int) -> dict[str, float]:

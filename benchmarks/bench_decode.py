@@ -26,6 +26,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
 
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import as_tensor, batch_peaks, decode  # noqa: E402
@@ -37,17 +39,6 @@ from ros2_openpose.targets import render_heatmaps, render_pafs  # noqa: E402
 DEFAULT_SET = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) \
     / "real-keypoints" / "coco-mini-train2017"
 INPUT_H, INPUT_W, STRIDE = 368, 480, 8
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def real_people(annotations: Path, min_parts: int = 8) -> list[np.ndarray]:

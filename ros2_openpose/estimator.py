@@ -39,7 +39,7 @@ class PoseEstimator:
 
     def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
                  skeleton: str | Skeleton | None = None, device: str | torch.device = "auto",
-                 fp16: bool = True, input_size: int = 368, scales: Sequence[float] = (1.0,),
+                 fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
                  config: DecodeConfig = DecodeConfig()) -> None:
         if (weights is None) == (network is None):
             raise ValueError("PoseEstimator needs exactly one of weights= or network=")
@@ -61,6 +61,8 @@ class PoseEstimator:
                              f"{get_skeleton(own).name!r}")
         self.input_format = get_input_format(getattr(network, "input_format", "rgb_imagenet")).name
         self.stride = int(getattr(network, "stride", 8))
+        # None: the size the checkpoint was trained for, else the original design's 368.
+        input_size = input_size or model_info.get("input_size") or 368
         if int(input_size) < self.stride:
             raise ValueError(f"input_size must be at least the stride {self.stride}, got {input_size}")
         self.input_size = int(input_size)

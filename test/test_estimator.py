@@ -218,3 +218,11 @@ def test_warmup_and_bad_image():
     assert estimator.warmup(iterations=1) > 0
     with pytest.raises(ValueError, match="empty"):
         estimator.estimate(np.zeros((0, 10, 3), np.uint8))
+
+
+def test_input_size_defaults_to_the_checkpoints_own():
+    net = SeedNet(width=0.125, paf_stages=1, heatmap_stages=1, freeze_backbone=False)
+    trained_at_184 = make_checkpoint(net, config={"data": {"input_size": 184}})
+    assert PoseEstimator(weights=trained_at_184, device="cpu").input_size == 184
+    assert PoseEstimator(weights=trained_at_184, device="cpu", input_size=368).input_size == 368
+    assert PoseEstimator(weights=make_checkpoint(net), device="cpu").input_size == 368

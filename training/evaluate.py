@@ -104,18 +104,6 @@ def format_table(metrics: dict[str, float], names: Sequence[str] = METRIC_NAMES[
     return "\n".join((head, rule, row))
 
 
-def checkpoint_input_size(weights: str | Path) -> int | None:
-    """The input size a training checkpoint was evaluated at (its config), if it is one of ours."""
-    try:
-        obj = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception:  # noqa: BLE001 - not ours or not readable: PoseEstimator reports the details
-        return None
-    cfg = obj.get("config") if isinstance(obj, dict) else None
-    if not isinstance(cfg, dict):
-        return None
-    return (cfg.get("eval") or {}).get("input_size") or (cfg.get("data") or {}).get("input_size")
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
     p.add_argument("--weights", required=True, help="checkpoint or any file load_model reads")
@@ -142,14 +130,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             raise SystemExit(f"--set expects key=value, got {text!r}")
         changes[key.strip()] = yaml.safe_load(value)
     config = DecodeConfig().updated(**changes)
-    input_size = args.input_size or checkpoint_input_size(args.weights) or 368
     estimator = PoseEstimator(weights=args.weights, device=args.device, fp16=not args.no_fp16,
-                              input_size=int(input_size), scales=tuple(args.scales), config=config)
+                              input_size=args.input_size, scales=tuple(args.scales), config=config)
     metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"weights": str(args.weights), "images": str(args.images), "annotations": str(args.annotations),
-              "input_size": int(input_size), "scales": list(args.scales), "decode": config.as_dict(),
+              "input_size": estimator.input_size, "scales": list(args.scales), "decode": config.as_dict(),
               "detections": len(results), "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "results.json").write_text(json.dumps(results) + "\n")

@@ -500,6 +500,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo, out: Path) -> dict[str, Any]:
     tcfg, dcfg = cfg["train"], cfg["data"]
+    # DataLoader workers are forked anew every epoch. Once OpenCV's thread pool has run in this
+    # process (the TensorBoard map images), a forked worker deadlocks in its first cv2 call; one
+    # OpenCV thread here means no pool to inherit.
+    cv2.setNumThreads(1)
     device = info.device
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,18 @@ def load_model(source: str | Path | Mapping, device: str | torch.device = "cpu",
     info = {"model_type": model_type, "skeleton": model.skeleton.name, "input_format": model.input_format,
             "stride": model.stride, "weights": str(path) if path is not None else None,
             "source_format": source_format, "model_kwargs": dict(model.model_kwargs),
-            "parameters": sum(p.numel() for p in model.parameters()), "device": str(device)}
+            "parameters": sum(p.numel() for p in model.parameters()), "device": str(device),
+            "input_size": trained_input_size(obj)}
     return model, info
+
+
+def trained_input_size(obj: Any) -> int | None:
+    """The input height a training checkpoint was evaluated (else trained) at, from its config."""
+    cfg = obj.get("config") if isinstance(obj, Mapping) else None
+    if not isinstance(cfg, Mapping):
+        return None
+    size = (cfg.get("eval") or {}).get("input_size") or (cfg.get("data") or {}).get("input_size")
+    return int(size) if size else None
 
 
 def _read(path: Path, trusted: bool) -> Any:

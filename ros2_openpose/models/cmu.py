@@ -60,7 +60,8 @@ class CMUBodyNet(nn.Module):
                 branches[branch] = layers
             self.stage_layers.append(branches)
 
-        for layer in backbone + [l for s in self.stage_layers for b in s.values() for l in b]:
+        stage_convs = [layer for stage in self.stage_layers for branch in stage.values() for layer in branch]
+        for layer in backbone + stage_convs:
             if layer[0] != "pool":
                 name, i, o, k, _ = layer
                 self.add_module(name, nn.Conv2d(i, o, k, padding=k // 2))

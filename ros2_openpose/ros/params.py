@@ -1,0 +1,97 @@
+"""Every pose_node parameter, declared in one place: name, default, description, range, live or not.
+
+``PARAMS`` is the single table; ``declare_all`` declares it on a node, ``docs/ros.md`` and
+``params/pose.yaml`` mirror it (a test checks the yaml).  The decode thresholds take their defaults
+and ranges from ``DecodeConfig`` so the node and the core cannot disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+from ros2_openpose.config import DecodeConfig
+
+_DEFAULT = DecodeConfig()
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    description: str
+    live: bool = True                      # False -> read_only: needs a restart (model, device, QoS)
+    range: tuple[float, float, float] | None = None  # (from, to, step); step 0 = any value
+    choices: tuple[str, ...] = ()          # allowed strings (checked by the node)
+
+    def descriptor(self) -> ParameterDescriptor:
+        text = self.description + (f" One of: {', '.join(self.choices)}." if self.choices else "")
+        desc = ParameterDescriptor(name=self.name, description=text, read_only=not self.live)
+        if self.range is not None:
+            lo, hi, step = self.range
+            if isinstance(self.default, bool):
+                pass
+            elif isinstance(self.default, int):
+                desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
+            else:
+                desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi),
+                                                                step=float(step))]
+        return desc
+
+
+def _decode(name: str, description: str) -> Param:
+    lo, hi = DecodeConfig.RANGES.get(name, (None, None))
+    return Param(name, getattr(_DEFAULT, name), description,
+                 range=None if lo is None else (lo, hi, 1 if isinstance(lo, int) else 0.0))
+
+
+#: DecodeConfig fields the node exposes; changing one replaces ``estimator.config`` live.
+DECODE_PARAMS = ("paf_threshold", "heatmap_threshold", "match_threshold", "min_parts", "min_person_score",
+                 "use_extra_pafs")
+
+PARAMS: tuple[Param, ...] = (
+    # model and device: fixed for the node's life
+    Param("weights", "", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
+          "export, or 'demo' for the shipped synthetic-only demo model.", live=False),
+    Param("device", "auto", "Torch device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...", live=False),
+    Param("fp16", True, "Half precision on CUDA (ignored on CPU).", live=False),
+    Param("input_size", 368, "Network input height in pixels (multiple of 8).", live=False, range=(184, 1024, 8)),
+    Param("scales", [1.0], "Input scales averaged (multi-scale inference); the first is the base.", live=False),
+    # decoding: live
+    _decode("paf_threshold", "A PAF sample supports a limb when its dot product with the limb exceeds this."),
+    _decode("heatmap_threshold", "Heatmap local maxima below this are not keypoints."),
+    _decode("match_threshold", "Limb candidates whose PAF score is below this are rejected."),
+    _decode("min_parts", "People with fewer keypoints are dropped."),
+    _decode("min_person_score", "People with a lower mean part+limb score are dropped."),
+    _decode("use_extra_pafs", "Use the redundant long-range limbs as evidence."),
+    # input
+    Param("input_transport", "raw", "Subscribe to 'image' (raw, sensor_msgs/Image) or 'image/compressed' "
+          "(compressed, sensor_msgs/CompressedImage).", live=False, choices=("raw", "compressed")),
+    Param("qos_reliability", "best_effort", "Reliability of the image subscription (sensor data is best effort).",
+          live=False, choices=("best_effort", "reliable")),
+    Param("qos_depth", 5, "History depth of the image subscription.", live=False, range=(1, 100, 1)),
+    Param("max_age", 0.5, "Frames older than this many seconds (now - header.stamp) are dropped; 0 = off.",
+          range=(0.0, 3600.0, 0.0)),
+    Param("max_pixels", 50_000_000, "Frames with more pixels are dropped (too_large).", range=(1, 1_000_000_000, 1)),
+    # output
+    Param("publish_annotated", True, "Publish poses/annotated (only while someone subscribes)."),
+    Param("marker_scale", 0.002, "Metres per image pixel of poses/markers.", range=(1e-6, 10.0, 0.0)),
+)
+
+BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+
+
+def declare_all(node: Node) -> dict[str, Any]:
+    """Declare every parameter on ``node``; returns name -> value (overrides and yaml applied)."""
+    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMS])
+    return {p.name: p.value for p in declared}
+
+
+def check_choice(name: str, value: Any) -> str | None:
+    """A reason when ``value`` is not one of the parameter's choices, else None."""
+    choices = BY_NAME[name].choices
+    if choices and value not in choices:
+        return f"{name}={value!r} is not one of {list(choices)}"
+    return None

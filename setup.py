@@ -1,0 +1,27 @@
+"""``pip install .`` of the core and the training module, for use without ROS.
+
+On a ROS 2 system the package is built with colcon instead (CMakeLists.txt: ament_cmake, because it
+generates messages); colcon reads package.xml and ignores this file.  Both installs can coexist:
+``ros2_openpose/__init__.py`` extends its ``__path__`` so ``ros2_openpose.msg`` from the colcon install
+stays importable when this copy comes first on ``sys.path``.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="ros2_openpose",
+    version="0.1.0",
+    description="Multi-person 2D pose estimation with OpenPose Part Affinity Fields (core, CLI, training)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["ros2_openpose", "ros2_openpose.*", "training", "training.*"]),
+    package_data={"ros2_openpose": ["data/*.pt"], "training": ["configs/*.yaml"]},
+    install_requires=["torch", "torchvision", "numpy", "opencv-python-headless", "munkres", "scipy",
+                      "pycocotools", "pyyaml", "tqdm"],
+    extras_require={"onnx": ["onnx", "onnxruntime"], "train": ["tensorboard"]},
+    entry_points={"console_scripts": [
+        "ros2-openpose = ros2_openpose.cli:main",
+        "ros2-openpose-onnx = ros2_openpose.onnx_export:main",
+    ]},
+)
