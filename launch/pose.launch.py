@@ -31,8 +31,8 @@ def pose_node(context, *args, **kwargs):
 
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
-        DeclareLaunchArgument("params_file",
-                              default_value=PathJoinSubstitution([FindPackageShare("ros2_openpose"), "params", "pose.yaml"]),
+        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution(
+                                  [FindPackageShare("ros2_openpose"), "params", "pose.yaml"]),
                               description="pose_node parameters"),
         DeclareLaunchArgument("image", default_value="/camera/image_raw", description="input image topic"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of pose_node's topics"),

@@ -50,7 +50,7 @@ if [ "$use_wheels" = 1 ]; then
 fi
 
 # shellcheck source=/dev/null
-source "$root/tools/env.sh" --no-install
+source "$root/tools/env.sh"
 say "colcon build (log: $log/colcon.log)"
 # CMake refuses a build whose dependencies' include folders lie inside the package's source folder,
 # and .venv does: so colcon sees the package through a workspace link instead of the repo root.

@@ -29,11 +29,9 @@ class Param:
     def descriptor(self) -> ParameterDescriptor:
         text = self.description + (f" One of: {', '.join(self.choices)}." if self.choices else "")
         desc = ParameterDescriptor(name=self.name, description=text, read_only=not self.live)
-        if self.range is not None:
+        if self.range is not None and not isinstance(self.default, bool):
             lo, hi, step = self.range
-            if isinstance(self.default, bool):
-                pass
-            elif isinstance(self.default, int):
+            if isinstance(self.default, int):
                 desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
             else:
                 desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi),
