@@ -10,6 +10,10 @@ For every frame: total = PersonArray arrival - publish (wall clock in this proce
 ``estimate`` call (letterbox + network + decode), overhead = the difference: DDS both ways (the raw
 image included), image decode, message conversion, executor hand-offs.  Prints the median per size
 as markdown rows, with the machine.  Target: overhead < 5 ms at 640x480.
+
+Each size runs twice: with only ``poses`` subscribed (what a robot's consumer costs), and with
+``poses/annotated`` and ``poses/markers`` subscribed too (RViz open: skeletons drawn, a bgr8 image and a
+MarkerArray published per frame); the second also reports publish -> annotated image received.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
+from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from doubles import AnnotationNet, load_scene  # noqa: E402
 from ros2_openpose.estimator import PoseEstimator  # noqa: E402
@@ -60,7 +65,7 @@ class TimedEstimator(PoseEstimator):
         return people
 
 
-def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: int) -> dict:
+def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: int, outputs: bool) -> dict:
     w, h = size
     src = scene.image
     image = cv2.resize(src, (w, h), interpolation=cv2.INTER_AREA)
@@ -71,7 +76,7 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
     ns = f"/bench{os.getpid()}_{w}x{h}"
     node = PoseNode(estimator=estimator, context=context, namespace=ns)
     client = Node("bench_client", context=context, namespace=ns)
-    arrived = threading.Event()
+    arrived, drawn = threading.Event(), threading.Event()
     arrival: dict = {}
 
     def on_poses(msg: PersonArray) -> None:
@@ -81,6 +86,12 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
     reliable = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
     pub = client.create_publisher(Image, "image", reliable)
     client.create_subscription(PersonArray, "poses", on_poses, reliable)
+    if outputs:
+        def on_annotated(msg: Image) -> None:
+            arrival["drawn_t"], arrival["drawn_stamp"] = time.perf_counter(), msg.header.stamp
+            drawn.set()
+        client.create_subscription(Image, "poses/annotated", on_annotated, reliable)
+        client.create_subscription(MarkerArray, "poses/markers", lambda msg: None, reliable)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     executor.add_node(client)
@@ -88,24 +99,30 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
     spinner.start()
     try:
         deadline = time.monotonic() + 10
-        while (pub.get_subscription_count() == 0 or client.count_publishers(node.resolve_topic_name("poses")) == 0):
+        while (pub.get_subscription_count() == 0 or client.count_publishers(node.resolve_topic_name("poses")) == 0
+               or (outputs and node.pub_annotated.get_subscription_count() == 0)):
             if time.monotonic() > deadline:
                 raise RuntimeError("discovery timed out")
             time.sleep(0.05)
         time.sleep(0.3)
-        totals, inner, people = [], [], []
+        totals, inner, people, annotated = [], [], [], []
         for i in range(frames + 3):  # the first 3 warm DDS and the caches up
             msg = to_image_msg(image, client.get_clock().now().to_msg(), "camera")  # built before the clock starts
             arrived.clear()
+            drawn.clear()
             n_before = len(estimator.seconds)
             start = time.perf_counter()
             pub.publish(msg)
             if not arrived.wait(10) or arrival["stamp"] != msg.header.stamp:
                 raise RuntimeError(f"frame {i}: no PersonArray")
+            if outputs and (not drawn.wait(10) or arrival["drawn_stamp"] != msg.header.stamp):
+                raise RuntimeError(f"frame {i}: no annotated image")
             if i >= 3:
                 totals.append(arrival["t"] - start)
                 inner.append(estimator.seconds[n_before])
                 people.append(arrival["people"])
+                if outputs:
+                    annotated.append(arrival["drawn_t"] - start)
             time.sleep(0.01)
     finally:
         executor.shutdown()
@@ -113,7 +130,9 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
         node.destroy_node()
         client.destroy_node()
     overhead = [t - e for t, e in zip(totals, inner)]
-    return {"size": f"{w}x{h}", "frames": len(totals), "people": statistics.median(people),
+    return {"size": f"{w}x{h}", "outputs": "poses + annotated + markers" if outputs else "poses",
+            "annotated_ms": statistics.median(annotated) * 1e3 if annotated else float("nan"),
+            "frames": len(totals), "people": statistics.median(people),
             "total_ms": statistics.median(totals) * 1e3, "estimator_ms": statistics.median(inner) * 1e3,
             "overhead_ms": statistics.median(overhead) * 1e3,
             "overhead_p90_ms": float(np.percentile(overhead, 90)) * 1e3}
@@ -133,18 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     try:
-        rows = [bench_size(context, scene, tuple(int(v) for v in s.split("x")), args.frames, args.input_size)
-                for s in args.sizes]
+        rows = [bench_size(context, scene, tuple(int(v) for v in s.split("x")), args.frames, args.input_size, outputs)
+                for s in args.sizes for outputs in (False, True)]
     finally:
         rclpy.try_shutdown(context=context)
     print(f"pose_node overhead ({scene.file.name}, {len(scene.keypoints)} annotated people, input {args.input_size}, "
           f"test-double network, bgr8 over Fast DDS in one process; median of {args.frames} frames)")
     print(f"machine: {describe()}\n")
-    print("| image | people | publish->PersonArray ms | estimator ms | node overhead ms (median) | overhead p90 ms |")
-    print("|---|---|---|---|---|---|")
+    print("| image | subscribed | people | publish->PersonArray ms | estimator ms | node overhead ms (median) "
+          "| overhead p90 ms | publish->annotated ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['size']} | {r['people']:.0f} | {r['total_ms']:.2f} | {r['estimator_ms']:.2f} | "
-              f"{r['overhead_ms']:.2f} | {r['overhead_p90_ms']:.2f} |")
+        print(f"| {r['size']} | {r['outputs']} | {r['people']:.0f} | {r['total_ms']:.2f} | {r['estimator_ms']:.2f} | "
+              f"{r['overhead_ms']:.2f} | {r['overhead_p90_ms']:.2f} | {r['annotated_ms']:.2f} |")
     return 0
 
 

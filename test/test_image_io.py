@@ -82,7 +82,49 @@ def test_compressed_round_trip(fmt, exact):
         assert error[12:36, 20:44].max() <= 8 and error.mean() < 4
 
 
-@pytest.mark.parametrize("encoding", ["yuv422", "32FC1", "bayer_rggb8", ""])
+def test_padded_16_bit_rows():
+    out = from_image_msg(raw(BGR.astype(np.uint16) * 257, "bgr16", pad=4, big=True))
+    assert np.array_equal(out, BGR)
+
+
+@pytest.mark.parametrize("encoding, alpha", [("bgra16", False), ("rgba16", True)])
+def test_rgba16(encoding, alpha):
+    pixels = (BGR[:, :, ::-1] if alpha else BGR).astype(np.uint16) * 257
+    out = from_image_msg(raw(np.dstack([pixels, np.full(BGR.shape[:2], 7, np.uint16)]), encoding))
+    assert np.array_equal(out, BGR)
+
+
+@pytest.mark.parametrize("encoding, offsets", [
+    ("bayer_rggb8", {"r": (0, 0), "b": (1, 1)}), ("bayer_bggr8", {"b": (0, 0), "r": (1, 1)}),
+    ("bayer_grbg8", {"r": (0, 1), "b": (1, 0)}), ("bayer_gbrg8", {"b": (0, 1), "r": (1, 0)}),
+])
+def test_bayer(encoding, offsets):
+    """A uniform colour seen through each ROS Bayer pattern demosaics back to that colour."""
+    mosaic = np.full((8, 8), 100, np.uint8)  # green everywhere but on the R and B sites
+    (ry, rx), (by, bx) = offsets["r"], offsets["b"]
+    mosaic[ry::2, rx::2], mosaic[by::2, bx::2] = 200, 50
+    out = from_image_msg(raw(mosaic, encoding))
+    assert out.shape == (8, 8, 3)
+    assert np.abs(out[2:6, 2:6].astype(int) - (50, 100, 200)).max() <= 2
+
+
+def test_yuv422():
+    """UYVY with U = V = 128 is gray: all three channels equal, brighter for a larger Y."""
+    uyvy = np.zeros((4, 6, 2), np.uint8)
+    uyvy[:, :, 0] = 128                      # U, V alternate in channel 0
+    uyvy[:, :3, 1], uyvy[:, 3:, 1] = 60, 180  # Y
+    out = from_image_msg(raw(uyvy, "yuv422")).astype(int)
+    assert out.shape == (4, 6, 3)
+    assert np.abs(out - out[:, :, :1]).max() <= 1 and out[0, 5, 0] > out[0, 0, 0] + 100
+
+
+def test_backend_is_known():
+    from ros2_openpose.ros import image_io
+
+    assert image_io.BACKEND in ("cv_bridge", "rosbags-image")
+
+
+@pytest.mark.parametrize("encoding", ["32FC1", "16UC1", "yuv420", "jpeg", ""])
 def test_unsupported_encoding(encoding):
     with pytest.raises(UnsupportedEncoding, match="unsupported image encoding"):
         from_image_msg(Image(height=2, width=2, encoding=encoding, step=8, data=bytes(16)))
@@ -93,6 +135,8 @@ def test_bad_raw_messages():
         from_image_msg(Image(height=0, width=0, encoding="bgr8"))
     with pytest.raises(CorruptImage, match="needs"):
         from_image_msg(Image(height=4, width=4, encoding="bgr8", step=12, data=bytes(20)))
+    with pytest.raises(CorruptImage, match="needs 48 bytes"):  # the last row's padding is data too
+        from_image_msg(Image(height=4, width=4, encoding="bgr8", step=12, data=bytes(47)))
     with pytest.raises(CorruptImage, match="step"):
         from_image_msg(Image(height=4, width=4, encoding="bgr8", step=6, data=bytes(100)))
     assert issubclass(CorruptImage, ValueError) and issubclass(UnsupportedEncoding, ValueError)

@@ -243,6 +243,15 @@ def test_refused_parameters(harness):
     assert not ro.successful and "read-only" in ro.reason
 
 
+@pytest.mark.parametrize("name, value", [("model_type", "cmu"), ("skeleton", "coco18")])
+def test_model_expectation_mismatch_refused(harness, name, value):
+    """A network of another type / layout than the parameters name stops the node at start."""
+    from ros2_openpose.ros.pose_node import StartupError
+
+    with pytest.raises(StartupError, match=f"{name}='{value}'"):
+        harness(**{name: value})
+
+
 # -------------------------------------------------------------------------------- load shedding
 
 def test_burst_leaves_no_backlog(harness):
@@ -278,7 +287,7 @@ def _bad_then_good(h: Harness, msg, reason: str) -> None:
     assert_matches_annotations(h.roundtrip(), h.truth)  # still serving
 
 
-@pytest.mark.parametrize("encoding", ["yuv422", "32FC1"])
+@pytest.mark.parametrize("encoding", ["32FC1", "16UC1"])
 def test_unsupported_encoding(harness, encoding):
     h = harness()
     msg = Image(height=4, width=4, encoding=encoding, step=16, data=bytes(64))
@@ -318,7 +327,7 @@ def test_diagnostics(harness):
     h = harness()
     h.listen("diagnostics", DiagnosticArray, "/diagnostics")
     h.roundtrip()
-    h.publish(msg=Image(height=2, width=2, encoding="yuv422", step=4, data=bytes(8)))
+    h.publish(msg=Image(height=2, width=2, encoding="32FC1", step=8, data=bytes(16)))
     h.wait(lambda: h.drops("bad_encoding") == 1, "bad_encoding drop")
 
     def mine() -> list:

@@ -1,35 +1,65 @@
-"""The synthetic people generator: reproducible, valid COCO, honest visibility flags."""
+"""The synthetic people generator: reproducible, valid COCO, honest visibility, left is left."""
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+from dataclasses import fields, replace
 
 import cv2
 import numpy as np
+import pytest
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ros2_openpose.skeletons import COCO17, COCO17_NAMES
 from training import synthetic
 
+KP = {name: i for i, name in enumerate(COCO17_NAMES)}
+SIZE = 160
 
-def _generate(tmp_path, name: str, seed: int = 5, num: int = 6):
-    path = synthetic.generate_dataset(tmp_path / name, num, seed, size=160, max_people=4)
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """30 crowded images (up to 6 people), generated once for the tests that only read them."""
+    root = tmp_path_factory.mktemp("synthetic")
+    path = synthetic.generate_dataset(root, 30, seed=11, size=SIZE, max_people=6)
     return path, json.loads(path.read_text())
 
 
-def test_same_seed_gives_identical_files(tmp_path):
-    first, _ = _generate(tmp_path, "a")
-    second, _ = _generate(tmp_path, "b")
-    assert first.read_bytes() == second.read_bytes()
-    for image in sorted((tmp_path / "a" / "train").iterdir()):
-        assert image.read_bytes() == (tmp_path / "b" / "train" / image.name).read_bytes()
-    third, _ = _generate(tmp_path, "c", seed=6)
-    assert third.read_bytes() != first.read_bytes()
+def _keypoints(ann: dict) -> np.ndarray:
+    return np.array(ann["keypoints"], float).reshape(17, 3)
 
 
-def test_annotations_are_valid_coco_and_score_ap_one(tmp_path):
-    path, data = _generate(tmp_path, "a", num=10)
+def _scene(figures, occluders=(), size=(SIZE, SIZE)):
+    return synthetic.render_scene(size, figures, list(occluders), np.full((size[1], size[0], 3), 200, np.uint8))
+
+
+def _standing(yaw: float = 0.0, x: float = 80.0, body: synthetic.Body | None = None) -> synthetic.Figure:
+    pose = synthetic.Pose(yaw=yaw, l_shoulder_abd=25, r_shoulder_abd=25, l_elbow=0, r_elbow=0)
+    return synthetic.Figure(pose, body or synthetic.Body(), x, 150.0, 130.0)
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+    paths = [synthetic.generate_dataset(tmp_path / name, 5, seed, size=SIZE, max_people=4)
+             for name, seed in (("a", 5), ("b", 5), ("c", 6))]
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    names = sorted(p.name for p in (tmp_path / "a" / "train").iterdir())
+    assert len(names) == 5
+    for name in names:
+        assert (tmp_path / "a" / "train" / name).read_bytes() == (tmp_path / "b" / "train" / name).read_bytes()
+    assert paths[2].read_bytes() != paths[0].read_bytes()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' mask decoding on numpy 2
+def test_json_is_coco_person_keypoints_and_scores_ap_one(dataset):
+    path, data = dataset
+    category = data["categories"][0]
+    assert category["keypoints"] == list(COCO17_NAMES) and category["id"] == 1
+    assert category["skeleton"] == [[a + 1, b + 1] for (a, b), e in zip(COCO17.limbs, COCO17.extra) if not e]
+    assert {"id", "file_name", "width", "height"} <= set(data["images"][0])
+    for ann in data["annotations"]:
+        assert ann["category_id"] == 1 and ann["iscrowd"] == 0 and len(ann["keypoints"]) == 51
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(path))
         results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
@@ -37,40 +67,39 @@ def test_annotations_are_valid_coco_and_score_ap_one(tmp_path):
         evaluation = COCOeval(gt, gt.loadRes(results), "keypoints")
         evaluation.evaluate(), evaluation.accumulate(), evaluation.summarize()
     assert evaluation.stats[0] == 1.0
-    assert data["categories"][0]["keypoints"][5] == "left_shoulder"
+    mask = gt.annToMask(gt.loadAnns(gt.getAnnIds())[0])  # polygons decode to the silhouette
+    assert mask.sum() > 0.5 * data["annotations"][0]["area"]
 
 
-def test_labelled_keypoints_lie_inside_the_image(tmp_path):
-    _, data = _generate(tmp_path, "a", num=10)
+def test_images_and_boxes_match_the_json(dataset):
+    path, data = dataset
+    image = data["images"][0]
+    assert cv2.imread(str(path.parent / "train" / image["file_name"])).shape == (image["height"], image["width"], 3)
     for ann in data["annotations"]:
-        k = np.array(ann["keypoints"]).reshape(17, 3)
+        x, y, w, h = ann["bbox"]
+        assert 0 <= x and 0 <= y and x + w <= SIZE and y + h <= SIZE
+        assert 0 < ann["area"] <= w * h
+
+
+def test_labelled_keypoints_lie_inside_the_image(dataset):
+    _, data = dataset
+    for ann in data["annotations"]:
+        k = _keypoints(ann)
         inside = k[k[:, 2] > 0]
-        assert ((inside[:, 0] >= 0) & (inside[:, 0] < 160) & (inside[:, 1] >= 0) & (inside[:, 1] < 160)).all()
+        assert ((inside[:, :2] >= 0) & (inside[:, :2] <= SIZE - 1)).all()
         assert np.all(k[k[:, 2] == 0, :2] == 0)
-        assert ann["num_keypoints"] == int((k[:, 2] > 0).sum())
+        assert ann["num_keypoints"] == int((k[:, 2] > 0).sum()) > 0
+        assert set(np.unique(k[:, 2])) <= {0, 1, 2}
 
 
-def test_an_occluder_over_a_person_marks_covered_parts_occluded():
-    rng = np.random.default_rng(0)
-    figure = (synthetic.Pose(), (80.0, 110.0), 120.0)
-    image, owner, kps = synthetic.render_scene(rng, (160, 160), [figure])
-    owner[:, :] = -1  # an occluder over everything: nothing of the figure is on top any more
-    ann = synthetic.annotate(kps[0], np.where(np.arange(160)[None, :] < 80, owner, 0), 0, 1, 1)
-    k = np.array(ann["keypoints"]).reshape(17, 3)
-    left_half = k[:, 0] < 79
-    assert (k[left_half & (k[:, 2] > 0), 2] == 1).all()      # covered -> labelled but occluded
-    assert (k[~left_half & (k[:, 0] > 81), 2] == 2).all()     # the uncovered half stays visible
+def test_every_visibility_flag_occurs(dataset):
+    _, data = dataset
+    flags = np.concatenate([_keypoints(a)[:, 2] for a in data["annotations"]])
+    assert {0, 1, 2} <= set(flags.astype(int).tolist())
 
 
-def test_a_figure_facing_the_camera_has_its_left_on_the_image_right():
-    kp = synthetic.keypoints_of(synthetic.Pose(facing=1), (80.0, 100.0), 100.0)
-    assert kp[5, 0] > kp[6, 0] and kp[11, 0] > kp[12, 0] and kp[1, 0] > kp[2, 0]
-    back = synthetic.keypoints_of(synthetic.Pose(facing=-1), (80.0, 100.0), 100.0)
-    assert back[5, 0] < back[6, 0]
-
-
-def test_crowds_overlap_sometimes(tmp_path):
-    _, data = _generate(tmp_path, "a", num=30)
+def test_crowds_overlap_and_people_count_stays_in_range(dataset):
+    _, data = dataset
     by_image: dict[int, list] = {}
     for ann in data["annotations"]:
         by_image.setdefault(ann["image_id"], []).append(ann["bbox"])
@@ -79,15 +108,129 @@ def test_crowds_overlap_sometimes(tmp_path):
         return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
     assert any(overlap(a, b) for boxes in by_image.values() for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert max(len(b) for b in by_image.values()) <= 6 and max(len(b) for b in by_image.values()) >= 3
 
 
-def test_clip_has_the_requested_frames_and_annotations(tmp_path):
+def test_single_people_are_big_and_crowds_smaller():
+    rng = np.random.default_rng(0)
+    singles = [f.height for _ in range(50) for f in synthetic.random_scene(rng, (200, 200), 1)[0]]
+    crowd = [f.height for _ in range(50) for f in synthetic.random_scene(rng, (200, 200), 6)[0]]
+    assert 0.4 * 200 <= min(singles) and max(singles) <= 0.95 * 200
+    assert np.mean(crowd) < np.mean(singles)
+
+
+def test_an_occluder_over_the_legs_marks_them_occluded_and_the_rest_visible():
+    occluder = synthetic.Occluder((0, 105, SIZE, SIZE))  # drawn after everyone: rows 105.. hidden
+    scene = _scene([_standing()], [occluder])
+    flags = synthetic.visibility(scene, 0)
+    rows = scene.rigs[0].keypoints[:, 1]
+    assert (flags[rows > 106] == 1).all() and (rows > 106).sum() >= 4  # knees and ankles at least
+    assert (flags[rows < 103] == 2).all()
+
+
+def test_a_fully_covered_person_is_labelled_occluded_and_not_annotated():
+    hidden = _scene([_standing()], [synthetic.Occluder((0, 0, SIZE, SIZE))])
+    assert (synthetic.visibility(hidden, 0)[[KP["left_shoulder"], KP["right_knee"], KP["nose"]]] == 1).all()
+    assert synthetic.annotate(hidden, 0, 1, 1) is None
+    # The same with a person in front: the later-drawn figure covers the earlier one.
+    behind, front = _standing(x=80), _standing(x=80, body=synthetic.Body(girth=1.3, breadth=1.2))
+    scene = _scene([behind, front])
+    assert (synthetic.visibility(scene, 0)[KP["left_hip"]] == 1)
+    assert (synthetic.visibility(scene, 1)[[KP["left_hip"], KP["nose"]]] == 2).all()
+
+
+def test_a_figure_facing_the_camera_has_its_left_on_the_image_right():
+    front = _scene([_standing(yaw=0)])
+    kp = front.rigs[0].keypoints
+    for name in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye", "ear"):
+        assert kp[KP[f"left_{name}"], 0] > kp[KP[f"right_{name}"], 0], name
+    back = _scene([_standing(yaw=180)])
+    kp = back.rigs[0].keypoints
+    assert kp[KP["left_shoulder"], 0] < kp[KP["right_shoulder"], 0]
+    assert kp[KP["left_ear"], 0] < kp[KP["right_ear"], 0]
+    flags = synthetic.visibility(back, 0)
+    # From behind: no face to label (COCO leaves it unlabelled), ears and body still labelled.
+    assert (flags[[KP["nose"], KP["left_eye"], KP["right_eye"]]] == 0).all()
+    assert (flags[[KP["left_ear"], KP["right_ear"], KP["left_shoulder"]]] == 2).all()
+
+
+def test_left_limbs_are_drawn_lighter_than_right_ones():
+    body = synthetic.Body(shirt=(120.0, 120.0, 120.0), pants=(120.0, 120.0, 120.0), long_sleeves=True)
+    scene = _scene([_standing(body=body)])
+    kp = scene.rigs[0].keypoints
+    gray = scene.image.mean(axis=2)
+
+    def at(name):
+        x, y = np.round(kp[KP[name], :2]).astype(int)
+        return gray[y, x]
+
+    assert at("left_elbow") > at("right_elbow") + 40 and at("left_knee") > at("right_knee") + 40
+
+
+def test_a_profile_hides_the_far_side():
+    # Facing image right, arms held forward (a hanging near arm would hide the near hip too).
+    pose = synthetic.Pose(yaw=90, l_shoulder_flex=90, r_shoulder_flex=90)
+    scene = _scene([synthetic.Figure(pose, synthetic.Body(), 70.0, 150.0, 130.0)])
+    flags = synthetic.visibility(scene, 0)
+    assert flags[KP["right_shoulder"]] == 2 and flags[KP["right_hip"]] == 2
+    assert flags[KP["left_shoulder"]] == 1 and flags[KP["left_ear"]] == 1
+    kp = scene.rigs[0].keypoints
+    assert kp[KP["nose"], 0] > kp[KP["right_ear"], 0]  # the face points where the body faces
+
+
+def test_random_poses_respect_joint_limits_and_bone_lengths():
+    rng = np.random.default_rng(1)
+    for kind in synthetic.POSE_KINDS:
+        for _ in range(20):
+            pose = synthetic.random_pose(rng, kind)
+            assert synthetic.clamp_pose(pose) == pose, kind
+            fig = synthetic.Figure(pose, synthetic.Body(), 100.0, 190.0, 150.0)
+            kp = synthetic.pose_figure(fig).keypoints
+            for a, b, length in (("shoulder", "elbow", synthetic.UPPER_ARM), ("knee", "ankle", synthetic.SHIN)):
+                bone = np.linalg.norm(kp[KP[f"left_{a}"]] - kp[KP[f"left_{b}"]])  # 3D: x, y, depth
+                assert bone == pytest.approx(length * 150.0, rel=1e-6)
+                flat = np.linalg.norm(kp[KP[f"left_{a}"], :2] - kp[KP[f"left_{b}"], :2])
+                assert flat <= bone + 1e-6  # turning only foreshortens
+
+
+def test_interpolation_blends_every_angle():
+    a, b = synthetic.Pose(), synthetic.Pose(yaw=90, l_elbow=110, r_knee=60)
+    mid = synthetic.interpolate(a, b, 0.5)
+    for f in fields(mid):
+        assert getattr(mid, f.name) == pytest.approx((getattr(a, f.name) + getattr(b, f.name)) / 2)
+    assert synthetic.interpolate(a, b, 1.0) == replace(b)
+
+
+def test_size_range_varies_image_sizes(tmp_path):
+    path = synthetic.generate_dataset(tmp_path, 6, seed=3, size_range=(120, 200), max_people=2, split="val")
+    sizes = {(i["width"], i["height"]) for i in json.loads(path.read_text())["images"]}
+    assert len(sizes) > 1 and all(120 <= s <= 200 for wh in sizes for s in wh)
+    assert path.name == "person_keypoints_val.json" and (tmp_path / "val" / "000006.png").exists()
+
+
+def test_clip_has_the_requested_frames_and_smooth_tracks(tmp_path):
     path = synthetic.render_clip(tmp_path / "clip.mp4", 12, seed=3, size=(160, 120), people=2)
     capture = cv2.VideoCapture(str(path))
     frames = 0
     while capture.read()[0]:
         frames += 1
     assert frames == 12
-    data = json.loads(path.with_suffix(".json").read_text())
-    assert len(data["images"]) == 12
+    data = json.loads(synthetic.clip_annotations_path(path).read_text())
+    assert [i["id"] for i in data["images"]] == list(range(12))
     assert {a["image_id"] for a in data["annotations"]} == set(range(12))
+    tracks: dict[int, dict[int, np.ndarray]] = {}
+    for ann in data["annotations"]:
+        tracks.setdefault(ann["track_id"], {})[ann["image_id"]] = _keypoints(ann)
+    steps = [np.abs(kps[f][:, :2] - kps[f - 1][:, :2])[(kps[f][:, 2] > 0) & (kps[f - 1][:, 2] > 0)].max()
+             for kps in tracks.values() for f in kps if f - 1 in kps]
+    assert steps and np.median(steps) < 15  # a few pixels a frame: walking, not teleporting
+
+
+def test_cli_writes_a_dataset_and_an_avi_clip(tmp_path, capsys):
+    assert synthetic.main(["--out", str(tmp_path / "d"), "--num", "2", "--seed", "1", "--size", "96",
+                           "--max-people", "2", "--split", "val"]) == 0
+    assert json.loads((tmp_path / "d" / "person_keypoints_val.json").read_text())["images"][1]["width"] == 96
+    assert synthetic.main(["--video", str(tmp_path / "c.avi"), "--num", "3", "--seed", "1", "--size", "96"]) == 0
+    capture = cv2.VideoCapture(str(tmp_path / "c.avi"))
+    ok, frame = capture.read()
+    assert ok and frame.shape == (96, 128, 3)

@@ -1,10 +1,11 @@
 """Rewrite the build-machine paths that the ROS 2 Kilted wheels' CMake exports hard-code.
 
-The wheels were built under ``/opt/python/cp311-cp311``; their ``share/*/cmake/*.cmake`` files name
-that interpreter's include folder and its numpy include folder, which do not exist here.  This
-points them at the running interpreter's headers and the venv's numpy.  Idempotent.
+The wheels were built under ``/opt/python/cp3XX-cp3XX``; some of their ``share/*/cmake/*.cmake`` files
+name that interpreter's include folder and its numpy include folder, which do not exist here, so any
+``find_package`` of them (rosidl_generate_interfaces needs them) fails.  This points them at the
+running interpreter's headers and the venv's numpy.  Idempotent: patched files no longer match.
 
-    python tools/patch_ros_wheels.py VENV
+    python tools/patch_ros_wheels.py VENV      # prints one status line
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ BUILD_PREFIX = re.compile(r"/opt/python/cp3\d+-cp3\d+")
 
 
 def patch(venv: Path) -> int:
+    """Patch every CMake file under ``venv/share`` that names the build machine; returns how many."""
     python_include = sysconfig.get_paths()["include"]
     numpy_include = numpy.get_include()
     patched = 0
@@ -30,6 +32,7 @@ def patch(venv: Path) -> int:
         text = re.sub(BUILD_PREFIX.pattern + r"/lib/python3\.\d+/site-packages/numpy/_core/include",
                       numpy_include, text)
         if BUILD_PREFIX.search(text):
+            # A new kind of path in a newer wheel: stop loudly rather than build against a half-fix.
             raise SystemExit(f"{cmake}: a build-machine path is left that this script does not know")
         cmake.write_text(text)
         patched += 1
@@ -38,5 +41,4 @@ def patch(venv: Path) -> int:
 
 if __name__ == "__main__":
     count = patch(Path(sys.argv[1]))
-    if count:
-        print(f"[setup] patched {count} CMake files of the ROS wheels")
+    print(f"patched {count} files" if count else "already point at this venv")

@@ -1,14 +1,22 @@
 """ROS images <-> numpy BGR: sensor_msgs/Image and sensor_msgs/CompressedImage.
 
-The raw encodings are decoded here with numpy (a reshape plus, at most, a channel swap) and the
-compressed ones with ``cv2.imdecode``.  cv_bridge would do the same for these encodings; doing it here
-keeps the package free of a compiled dependency that pip-installed ROS lacks, and gives one behaviour
-everywhere.  Every failure raises a ``ValueError`` subclass whose type says why (the node counts drops
-by it): ``UnsupportedEncoding``, ``CorruptImage``, ``EmptyImage``.
+Raw images are converted by cv_bridge when it is importable (a ROS distro), else by rosbags-image
+(pure Python, on PyPI: the ROS wheels have no cv_bridge).  Before either sees a message, this module
+checks what both backends take on trust (sizes, ``step``, byte count) and removes row padding
+(rosbags-image ignores ``step``), so both give the same pixels and every failure is a clear
+``ValueError`` subclass whose type says why (the node counts drops by it): ``UnsupportedEncoding``,
+``CorruptImage``, ``EmptyImage``.  16-bit images are converted at 16 bits and scaled to 8 by
+``ros2_openpose.image.as_bgr`` (rounded), so the backends cannot differ there either.
+
+Compressed images are decoded with ``cv2.imdecode`` directly: it is what both backends call, and a
+``None`` from it must become ``CorruptImage`` (rosbags-image only asserts).  Outgoing images (bgr8,
+JPEG/PNG) are built here: one ``tobytes`` / ``imencode``, nothing for a backend to add.
 """
 from __future__ import annotations
 
 import array
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -18,7 +26,7 @@ from ros2_openpose.image import as_bgr
 
 
 class UnsupportedEncoding(ValueError):
-    """The message's encoding (or compressed format) is not one this module decodes."""
+    """The message's encoding (or compressed format) is not one this module converts."""
 
 
 class CorruptImage(ValueError):
@@ -29,49 +37,77 @@ class EmptyImage(ValueError):
     """Width or height is 0, or there are no bytes."""
 
 
-# encoding -> (numpy dtype, channels, channel order to reach BGR/gray; None = as is)
-_RAW: dict[str, tuple[str, int, list[int] | None]] = {
-    "bgr8": ("u1", 3, None), "rgb8": ("u1", 3, [2, 1, 0]),
-    "bgra8": ("u1", 4, [0, 1, 2]), "rgba8": ("u1", 4, [2, 1, 0]),
-    "mono8": ("u1", 1, None), "8UC1": ("u1", 1, None), "8UC3": ("u1", 3, None),
-    "mono16": ("u2", 1, None), "16UC1": ("u2", 1, None),
-    "bgr16": ("u2", 3, None), "rgb16": ("u2", 3, [2, 1, 0]),
+# Encodings of pictures a person can be found in: encoding -> (bytes per channel, channels per pixel).
+# Depth (16UC1, 32FC1) and other generic encodings are refused: they carry no people.
+_RAW: dict[str, tuple[int, int]] = {
+    "bgr8": (1, 3), "rgb8": (1, 3), "bgra8": (1, 4), "rgba8": (1, 4), "mono8": (1, 1),
+    "bgr16": (2, 3), "rgb16": (2, 3), "bgra16": (2, 4), "rgba16": (2, 4), "mono16": (2, 1),
+    "bayer_rggb8": (1, 1), "bayer_bggr8": (1, 1), "bayer_gbrg8": (1, 1), "bayer_grbg8": (1, 1),
+    "bayer_rggb16": (2, 1), "bayer_bggr16": (2, 1), "bayer_gbrg16": (2, 1), "bayer_grbg16": (2, 1),
+    "yuv422": (1, 2), "yuv422_yuy2": (1, 2),
+    "8UC1": (1, 1), "8UC3": (1, 3),
 }
+# OpenCV-style generic names that drivers use for plain gray / BGR: neither backend colour-converts
+# a generic encoding, so they are handed over under the name they stand for.
+_ALIAS = {"8UC1": "mono8", "8UC3": "bgr8"}
 SUPPORTED_ENCODINGS = tuple(_RAW)
 
 
-def _bytes(data) -> memoryview:
-    # rclpy gives array.array('B') (or bytes/list when built by hand): view it without copying.
+def _load_backend() -> tuple[str, Callable[[Any, str], np.ndarray]]:
+    """(name, convert(message-like, target encoding) -> array): cv_bridge first, else rosbags-image."""
+    try:
+        from cv_bridge import CvBridge
+
+        bridge = CvBridge()
+        return "cv_bridge", lambda msg, target: bridge.imgmsg_to_cv2(msg, desired_encoding=target)
+    except ImportError:
+        pass
+    try:
+        from rosbags.image import image_to_cvimage
+
+        return "rosbags-image", image_to_cvimage
+    except ImportError as err:
+        raise ImportError("ros2_openpose.ros.image_io needs cv_bridge (a ROS distro) or rosbags-image "
+                          "(pip install rosbags-image)") from err
+
+
+BACKEND, _convert = _load_backend()
+
+
+def _bytes(data: Any) -> memoryview:
+    # rclpy gives array.array('B') (or bytes / a list when built by hand): view it without copying.
     if isinstance(data, (bytes, bytearray, memoryview, array.array, np.ndarray)):
         return memoryview(data).cast("B")
     return memoryview(bytes(data))
 
 
 def from_image_msg(msg: Image) -> np.ndarray:
-    """The image as (H, W, 3) uint8 BGR (16-bit and gray normalised by ``ros2_openpose.image.as_bgr``)."""
+    """The image as (H, W, 3) uint8 BGR; raises UnsupportedEncoding / EmptyImage / CorruptImage."""
     encoding = str(msg.encoding)
     if encoding not in _RAW:
-        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; "
-                                  f"supported: {', '.join(SUPPORTED_ENCODINGS)}")
+        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
         raise EmptyImage(f"empty image ({w}x{h})")
-    dtype, channels, order = _RAW[encoding]
-    itemsize = np.dtype(dtype).itemsize
+    itemsize, channels = _RAW[encoding]
     row = w * channels * itemsize
     if step < row:
         raise CorruptImage(f"{encoding} image {w}x{h}: step {step} is smaller than a row ({row} bytes)")
     data = _bytes(msg.data)
-    if len(data) < step * (h - 1) + row:
+    if len(data) < step * h:
         raise CorruptImage(f"{encoding} image {w}x{h} (step {step}) needs {step * h} bytes, message has {len(data)}")
-    # Rows may be padded to `step` bytes: view the buffer row-wise, then cut the padding off.
-    rows = np.frombuffer(data, np.uint8, count=step * (h - 1) + row)
-    rows = np.lib.stride_tricks.as_strided(rows, (h, row), (step, 1))
-    big = bool(msg.is_bigendian)
-    pixels = rows.view((">" if big else "<") + dtype).reshape(h, w, channels)
-    if order is not None:
-        pixels = pixels[:, :, order]
-    return as_bgr(pixels.astype(pixels.dtype.newbyteorder("=")) if itemsize > 1 and big else pixels)
+    pixels: Any = data
+    if step != row:  # drop the row padding: one copy, and the backends need not agree on `step`
+        padded = np.frombuffer(data, np.uint8, count=step * h).reshape(h, step)
+        pixels = np.ascontiguousarray(padded[:, :row])
+    target = "bgr16" if itemsize == 2 else "bgr8"
+    plain = SimpleNamespace(header=msg.header, height=h, width=w, encoding=_ALIAS.get(encoding, encoding),
+                            is_bigendian=int(msg.is_bigendian), step=row, data=pixels)
+    try:
+        converted = _convert(plain, target)
+    except Exception as err:  # noqa: BLE001 - CvBridgeError / rosbags ImageError: the backend cannot
+        raise UnsupportedEncoding(f"{BACKEND} cannot convert {encoding} to {target}: {err}") from err
+    return as_bgr(converted)
 
 
 def from_compressed_msg(msg: CompressedImage) -> np.ndarray:
@@ -88,14 +124,14 @@ def from_compressed_msg(msg: CompressedImage) -> np.ndarray:
     return as_bgr(image)
 
 
-def _stamped(msg, stamp, frame_id: str):
+def _stamped(msg: Any, stamp: Any, frame_id: str) -> Any:
     if stamp is not None:
         msg.header.stamp = stamp
     msg.header.frame_id = frame_id
     return msg
 
 
-def to_image_msg(bgr: np.ndarray, stamp=None, frame_id: str = "") -> Image:
+def to_image_msg(bgr: np.ndarray, stamp: Any = None, frame_id: str = "") -> Image:
     """An (H, W, 3) uint8 BGR array (other layouts via ``as_bgr``) as a bgr8 Image."""
     bgr = as_bgr(bgr)
     msg = _stamped(Image(), stamp, frame_id)
@@ -106,7 +142,7 @@ def to_image_msg(bgr: np.ndarray, stamp=None, frame_id: str = "") -> Image:
     return msg
 
 
-def to_compressed_msg(bgr: np.ndarray, stamp=None, frame_id: str = "", fmt: str = "jpeg",
+def to_compressed_msg(bgr: np.ndarray, stamp: Any = None, frame_id: str = "", fmt: str = "jpeg",
                       quality: int = 90) -> CompressedImage:
     """A BGR array as a CompressedImage (``fmt`` "jpeg" or "png")."""
     ext = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}.get(fmt.lower())

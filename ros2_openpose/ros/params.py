@@ -13,6 +13,8 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.node import Node
 
 from ros2_openpose.config import DecodeConfig
+from ros2_openpose.models import MODEL_TYPES
+from ros2_openpose.skeletons import SKELETONS
 
 _DEFAULT = DecodeConfig()
 
@@ -53,9 +55,15 @@ PARAMS: tuple[Param, ...] = (
     # model and device: fixed for the node's life
     Param("weights", "", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
           "export, or 'demo' for the shipped synthetic-only demo model.", live=False),
+    Param("model_type", "auto", "Network type the weights must be: 'auto' takes whatever the file is (detected "
+          "from its keys); a named type refuses a file of another type at start.", live=False,
+          choices=("auto", *MODEL_TYPES)),
+    Param("skeleton", "auto", "Keypoint layout of the published people: 'auto' is the network's; a named one "
+          "refuses a network with another layout at start.", live=False, choices=("auto", *SKELETONS)),
     Param("device", "auto", "Torch device: 'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1', ...", live=False),
     Param("fp16", True, "Half precision on CUDA (ignored on CPU).", live=False),
-    Param("input_size", 368, "Network input height in pixels (multiple of 8).", live=False, range=(184, 1024, 8)),
+    Param("input_size", 0, "Network input height in pixels (multiple of 8); 0 = the size the checkpoint "
+          "was trained for, else 368.", live=False, range=(0, 1024, 8)),
     Param("scales", [1.0], "Input scales averaged (multi-scale inference); the first is the base.", live=False),
     # decoding: live
     _decode("paf_threshold", "A PAF sample supports a limb when its dot product with the limb exceeds this."),

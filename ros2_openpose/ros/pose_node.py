@@ -77,12 +77,26 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
         raise StartupError(NO_WEIGHTS)
     try:
         return PoseEstimator(weights=weights, device=values["device"], fp16=values["fp16"],
-                             input_size=values["input_size"], scales=values["scales"],
+                             input_size=values["input_size"] or None, scales=values["scales"],
                              config=decode_config(values))
     except WeightsError as err:
         raise StartupError(f"incompatible weights {weights}: {err}") from err
     except (ValueError, RuntimeError) as err:
         raise StartupError(f"cannot load {weights}: {err}") from err
+
+
+def check_model(estimator: PoseEstimator, values: dict[str, Any]) -> None:
+    """StartupError when the network is not the ``model_type`` / ``skeleton`` the parameters ask for.
+
+    A robot's consumers index keypoints by the published layout: a weights file swapped for one of
+    another type or layout must stop the node at start, not change the meaning of its output.
+    """
+    found = {"model_type": str(estimator.info.get("model_type")), "skeleton": estimator.skeleton.name}
+    for name, actual in found.items():
+        wanted = values.get(name, "auto")
+        if wanted != "auto" and wanted != actual:
+            source = estimator.info.get("weights") or "the network"
+            raise StartupError(f"{name}={wanted!r} but {source} is {actual!r} (set {name}: auto to accept it)")
 
 
 class PoseNode(Node):
@@ -100,7 +114,7 @@ class PoseNode(Node):
 
     def _setup(self, estimator: PoseEstimator | None) -> None:
         self.values = declare_all(self)
-        for name in ("input_transport", "qos_reliability"):
+        for name in ("input_transport", "qos_reliability", "model_type", "skeleton"):
             reason = check_choice(name, self.values[name])
             if reason:
                 raise StartupError(reason)
@@ -111,6 +125,7 @@ class PoseNode(Node):
                 estimator.config = decode_config(self.values, estimator.config)
             except ValueError as err:
                 raise StartupError(str(err)) from err
+        check_model(estimator, self.values)
         self.estimator = estimator
         self.skeleton = estimator.skeleton
         self.add_on_set_parameters_callback(self._on_set_parameters)
