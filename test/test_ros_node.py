@@ -149,19 +149,20 @@ def harness(context, scene):
         h.close()
 
 
-def assert_matches_annotations(msg: PersonArray, truth: np.ndarray, tol: float = 2.0) -> None:
-    """Every annotated person is published once, with its found keypoints within ``tol`` px of the labels."""
+def assert_matches_annotations(msg: PersonArray, truth: np.ndarray, tol: float = 0.05) -> None:
+    """Exactly the annotated people: one per annotation, each labelled keypoint found where it was
+    labelled (``tol`` px: the double's ideal maps decode to the labels), nothing found that was not
+    labelled, and NaN x/y with score 0 for those (never a fake pixel 0, 0)."""
     people = [np.array([[k.x, k.y, k.score] for k in p.keypoints], np.float32) for p in msg.people]
     assert len(people) == len(truth)
+    unmatched = list(range(len(people)))
     for ann in truth:
         labelled = ann[:, 2] > 0
-        errors = [float(np.abs(p[:, :2] - ann[:, :2])[both].max()) if (both := labelled & (p[:, 2] > 0)).any()
-                  else np.inf for p in people]
-        best = people[int(np.argmin(errors))]
+        errors = [float(np.abs(people[i][labelled, :2] - ann[labelled, :2]).max()) for i in unmatched]
+        best = people[unmatched.pop(int(np.nanargmin(errors)))]
         found = best[:, 2] > 0
-        assert min(errors) <= tol
-        assert (found & labelled).sum() >= 0.8 * labelled.sum()
-        # Not found -> NaN x/y, score 0 (never a fake pixel 0, 0).
+        assert np.array_equal(found, labelled)
+        assert np.abs(best[found, :2] - ann[found, :2]).max() <= tol
         assert np.isnan(best[~found, :2]).all() and (best[~found, 2] == 0).all()
 
 
@@ -279,6 +280,18 @@ def test_too_old_frames_dropped(harness):
     h.roundtrip()
 
 
+def test_transport_losses_are_counted(harness):
+    """DDS's message-lost event (best-effort large images over Fast DDS lose most frames across
+    processes, docs/ros.md) is counted as a drop and shown on diagnostics; serving goes on."""
+    from types import SimpleNamespace
+
+    h = harness()
+    h.node._on_lost(SimpleNamespace(total_count_change=3))
+    h.node._on_lost(SimpleNamespace(total_count_change=0))
+    assert h.drops("lost") == 3 and not h.node.stats()["bad_input_recently"]
+    assert_matches_annotations(h.roundtrip(), h.truth)
+
+
 # -------------------------------------------------------------------------------- bad input
 
 def _bad_then_good(h: Harness, msg, reason: str) -> None:
@@ -341,7 +354,7 @@ def test_diagnostics(harness):
     assert int(values["frames_processed"]) >= 1 and values["device"] == "cpu"
     assert int(values["people_last_frame"]) == len(h.truth)
     assert float(values["latency_ms"]) > 0 and float(values["fps"]) >= 0
-    assert {"dropped_superseded", "dropped_too_old", "dropped_out_of_memory", "model"} <= set(values)
+    assert {"dropped_superseded", "dropped_too_old", "dropped_lost", "dropped_out_of_memory", "model"} <= set(values)
 
 
 # -------------------------------------------------------------------------------- latched skeleton

@@ -24,8 +24,11 @@ else
     # shellcheck source=/dev/null
     source "$_op_root/install/local_setup.bash"
   fi
-  # Keep DDS discovery on this machine unless the user chose otherwise.
-  export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+  if [ -z "${ROS_DISTRO:-}" ]; then
+    # A development machine without ROS: keep DDS discovery on it unless the user chose otherwise.
+    # With a distro sourced (a robot) the distro's default is left alone: it may span machines.
+    export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+  fi
 fi
 [ "$_op_nounset" = 1 ] && set -u
 unset _op_root _op_nounset

@@ -78,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     py = [sys.executable, "-m"]
     procs = {
         "pose_node": subprocess.Popen(py + ["ros2_openpose.ros.pose_node", "--ros-args", "--params-file", params,
-                                            "-p", f"weights:={weights}"] + ns),
+                                            "-p", f"weights:={weights}",
+                                            # Fast DDS drops large best-effort samples across processes
+                                            # (ros2/rmw_fastrtps#739); lockstep needs every frame.
+                                            "-p", "qos_reliability:=reliable"] + ns),
         "video_publisher": subprocess.Popen(py + ["ros2_openpose.ros.video_publisher", "--ros-args",
                                                   "-p", f"source:={video}", "-p", f"frames:={args.frames}",
                                                   "-p", f"lockstep:={str(not args.realtime).lower()}"] + ns),

@@ -8,7 +8,6 @@ out of memory) is logged, throttled, counted by reason on /diagnostics, and neve
 """
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections import deque
@@ -23,6 +22,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks, UnsupportedEventTypeError
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks, UnsupportedEventTypeError
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -41,9 +45,11 @@ from .params import DECODE_PARAMS, check_choice, declare_all
 
 NO_WEIGHTS = ("no weights configured: set the 'weights' parameter (a checkpoint, CMU body_pose_model.pth, "
               ".onnx, or 'demo' for the shipped synthetic-only demo model)")
-#: Drop reasons; the first two are load shedding, the rest bad input or failures (WARN on diagnostics).
-DROP_REASONS = ("superseded", "too_old", "bad_encoding", "corrupt", "empty", "too_large", "out_of_memory", "error")
-BAD_INPUT = DROP_REASONS[2:]
+#: Drop reasons; the first three are load shedding ("lost": DDS reported the frame lost in transport,
+#: best effort), the rest bad input or failures (WARN on diagnostics).
+DROP_REASONS = ("superseded", "too_old", "lost", "bad_encoding", "corrupt", "empty", "too_large", "out_of_memory",
+                "error")
+BAD_INPUT = DROP_REASONS[3:]
 WARN_WINDOW_S = 10.0  # diagnostics stay WARN this long after a bad-input drop
 
 
@@ -169,7 +175,12 @@ class PoseNode(Node):
             durability=DurabilityPolicy.VOLATILE)
         compressed = self.values["input_transport"] == "compressed"
         topic = "image/compressed" if compressed else "image"
-        self.create_subscription(CompressedImage if compressed else Image, topic, self._on_image, in_qos)
+        msg_type = CompressedImage if compressed else Image
+        try:
+            self.create_subscription(msg_type, topic, self._on_image, in_qos,
+                                     event_callbacks=SubscriptionEventCallbacks(message_lost=self._on_lost))
+        except UnsupportedEventTypeError:  # an RMW without the event: serve without counting losses
+            self.create_subscription(msg_type, topic, self._on_image, in_qos)
         self.get_logger().info(f"serving {self.resolve_topic_name(topic)} -> {self.resolve_topic_name('poses')}")
 
     # ------------------------------------------------------------------ parameters
@@ -209,9 +220,20 @@ class PoseNode(Node):
             except Exception as err:  # noqa: BLE001 - the worker must outlive anything a frame does
                 self._drop("error", f"frame failed: {type(err).__name__}: {err}")
 
-    def _count(self, reason: str) -> None:
+    def _on_lost(self, info: Any) -> None:
+        """DDS lost frames before delivering them: best-effort large images over Fast DDS do (docs/ros.md)."""
+        lost = int(info.total_count_change)
+        if lost <= 0:
+            return
+        self._count("lost", lost)
+        hint = (" (best-effort delivery of large images loses frames; if the camera publishes reliable, "
+                "set qos_reliability: reliable)" if self.values["qos_reliability"] == "best_effort" else "")
+        self.get_logger().warning(f"{lost} frame(s) lost in transport, {self.drops['lost']} so far{hint}",
+                                  throttle_duration_sec=10.0)
+
+    def _count(self, reason: str, n: int = 1) -> None:
         with self._lock:
-            self.drops[reason] += 1
+            self.drops[reason] += n
             if reason in BAD_INPUT:
                 self._last_bad_input = time.monotonic()
 
@@ -336,12 +358,10 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     try:
         node = PoseNode()
-    except StartupError as err:
-        print(f"pose_node: error: {err}", file=sys.stderr, flush=True)
-        rclpy.try_shutdown()
-        return 2
-    except ParameterException as err:  # a yaml/-p value of the wrong type or range
-        print(f"pose_node: error: bad parameter: {err}", file=sys.stderr, flush=True)
+    except (StartupError, ParameterException) as err:
+        # One FATAL line (stderr and the ROS log file), no traceback: the cause is configuration.
+        bad = "bad parameter: " if isinstance(err, ParameterException) else ""  # wrong type / out of range
+        rclpy.logging.get_logger("pose_node").fatal(f"cannot start: {bad}{err}")
         rclpy.try_shutdown()
         return 2
     executor = SingleThreadedExecutor()
