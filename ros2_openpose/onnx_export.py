@@ -20,23 +20,28 @@ from .skeletons import get_skeleton
 PARITY_TOLERANCE = 1e-3
 
 
-def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, opset: int = 17) -> Path:
-    """Write ``network`` to ``path`` as ONNX with dynamic batch and spatial size."""
+def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, opset: int = 18) -> Path:
+    """Write ``network`` to ``path`` as ONNX with dynamic batch and spatial size.
+
+    Height and width are exported as multiples of the network's stride (8): what ``tensor.py``'s
+    letterbox always feeds it, and what lets the exporter prove the stride-8 grid arithmetic.
+    """
+    from torch.export import Dim
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     network = network.eval().float().cpu()
+    stride = int(getattr(network, "stride", 8))
     dummy = torch.zeros(1, 3, input_size, input_size)
-    axes = {0: "batch", 2: "height", 3: "width"}
-    # The TorchScript exporter handles the seed network's resize-to-feature-grid with symbolic
-    # sizes; dynamic spatial size is what lets one file serve 184, 368 and any aspect ratio.
-    torch.onnx.export(network, (dummy,), str(path), input_names=["image"],
-                      output_names=["pafs", "heatmaps"], opset_version=opset, dynamo=False,
-                      dynamic_axes={"image": axes, "pafs": axes, "heatmaps": axes})
+    cells = {"h": Dim("cells_h", min=1, max=1024), "w": Dim("cells_w", min=1, max=1024)}
+    shapes = {"x": {0: Dim("batch", min=1, max=256), 2: stride * cells["h"], 3: stride * cells["w"]}}
+    torch.onnx.export(network, (dummy,), str(path), input_names=["image"], output_names=["pafs", "heatmaps"],
+                      opset_version=opset, dynamo=True, dynamic_shapes=shapes, verbose=False)
     _write_metadata(path, {
         "model_type": getattr(network, "model_type", "unknown"),
         "skeleton": network.skeleton.name,
         "input_format": getattr(network, "input_format", "rgb_imagenet"),
-        "stride": str(getattr(network, "stride", 8)),
+        "stride": str(stride),
     })
     return path
 
@@ -92,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("weights", help='checkpoint or weights file ("demo" = shipped demo model)')
     parser.add_argument("output", help="path of the .onnx file to write")
     parser.add_argument("--input-size", type=int, default=368)
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=18)
     args = parser.parse_args(argv)
     network, _ = load_model(resolve_weights(args.weights))
     path = export_onnx(network, args.output, args.input_size, args.opset)
