@@ -18,7 +18,6 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -42,6 +41,7 @@ from . import message
 from .image_io import (CorruptImage, EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg,
                        to_image_msg)
 from .params import DECODE_PARAMS, check_choice, declare_all
+from .spin import spin_node
 
 NO_WEIGHTS = ("no weights configured: set the 'weights' parameter (a checkpoint, CMU body_pose_model.pth, "
               ".onnx, or 'demo' for the shipped synthetic-only demo model)")
@@ -364,16 +364,7 @@ def main(args: list[str] | None = None) -> int:
         rclpy.logging.get_logger("pose_node").fatal(f"cannot start: {bad}{err}")
         rclpy.try_shutdown()
         return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(node)
     return 0
 
 

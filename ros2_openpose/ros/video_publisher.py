@@ -18,6 +18,7 @@ from sensor_msgs.msg import Image
 from ros2_openpose.msg import PersonArray
 
 from .image_io import to_image_msg
+from .spin import spin_node
 
 
 class VideoPublisher(Node):
@@ -84,18 +85,7 @@ def main(args: list[str] | None = None) -> int:
         print(f"video_publisher: error: {err}")
         rclpy.try_shutdown()
         return 2
-    executor = rclpy.executors.SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        node.stream()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    spin_node(node, work=node.stream)
     return 0
 
 
