@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                                             "-p", "qos_reliability:=reliable"] + ns),
         "video_publisher": subprocess.Popen(py + ["ros2_openpose.ros.video_publisher", "--ros-args",
                                                   "-p", f"source:={video}", "-p", f"frames:={args.frames}",
-                                                  "-p", f"lockstep:={str(not args.realtime).lower()}"] + ns),
+                                                  "-p", f"lockstep:={str(not args.realtime).lower()}",
+                                                  # the listener, plus its own lockstep subscription
+                                                  "-p", f"poses_subscribers:={1 if args.realtime else 2}"] + ns),
     }
     listener = subprocess.Popen(py + ["ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
                                       "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0"] + ns)

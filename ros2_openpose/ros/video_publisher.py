@@ -31,6 +31,9 @@ class VideoPublisher(Node):
         self.lockstep = bool(self.declare_parameter("lockstep", False).value)
         self.timeout = float(self.declare_parameter("lockstep_timeout", 10.0).value)
         self.wait_for_subscriber = float(self.declare_parameter("wait_for_subscriber", 120.0).value)
+        # Subscriptions on `poses` to wait for (a listener that must see every frame; in lockstep this
+        # node's own subscription counts too).
+        self.poses_subscribers = int(self.declare_parameter("poses_subscribers", 0).value)
         if not self.source:
             raise ValueError("parameter 'source' is empty: give a video file or a camera index")
         self.capture = cv2.VideoCapture(int(self.source) if self.source.isdigit() else self.source)
@@ -54,7 +57,8 @@ class VideoPublisher(Node):
         """Publish frames until the source ends or ``frames`` were sent; returns the count sent."""
         # pose_node loads and warms up its model before it subscribes: frames sent earlier are lost.
         deadline = time.monotonic() + self.wait_for_subscriber
-        while self.pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        while (self.pub.get_subscription_count() == 0
+               or self.count_subscribers("poses") < self.poses_subscribers) and time.monotonic() < deadline:
             time.sleep(0.1)
         sent, period = 0, 1.0 / self.fps
         next_time = time.monotonic()
