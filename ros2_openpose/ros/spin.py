@@ -16,15 +16,21 @@ def spin_node(node: Node, work: Callable[[], object] | None = None) -> None:
     """
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    spinner = None
     try:
         if work is None:
             executor.spin()
         else:
-            threading.Thread(target=executor.spin, daemon=True).start()
+            spinner = threading.Thread(target=executor.spin)
+            spinner.start()
             work()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         executor.shutdown()
+        if spinner is not None:
+            # A spin thread still inside rcl when the interpreter exits aborts the process
+            # ("terminate called without an active exception"): let it return first.
+            spinner.join(timeout=5.0)
         node.destroy_node()
         rclpy.try_shutdown()
