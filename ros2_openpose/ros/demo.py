@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--realtime", action="store_true",
                         help="stream at the video's fps and let pose_node drop frames (default: lockstep)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
+    parser.add_argument("--rviz", action="store_true",
+                        help="also open RViz with rviz/pose.rviz (a ROS system with a display)")
     return parser.parse_args(argv)
 
 
@@ -88,6 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                                                   # the listener, plus its own lockstep subscription
                                                   "-p", f"poses_subscribers:={1 if args.realtime else 2}"] + ns),
     }
+    if args.rviz:
+        if shutil.which("rviz2") and os.environ.get("DISPLAY"):
+            # The RViz config names /poses/...; the demo's topics live under /demo.
+            procs["rviz2"] = subprocess.Popen(["rviz2", "-d", str(share_file("rviz/pose.rviz")), "--ros-args",
+                                               "-r", "/poses/annotated:=/demo/poses/annotated",
+                                               "-r", "/poses/markers:=/demo/poses/markers"])
+        else:
+            print("demo: --rviz needs rviz2 on PATH and a display (DISPLAY); running without it")
     listener = subprocess.Popen(py + ["ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
                                       "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0"] + ns)
     try:
