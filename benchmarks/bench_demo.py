@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,19 +25,11 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from machine import describe  # noqa: E402
 from ros2_openpose.assets import DEMO_WEIGHTS  # noqa: E402
+from ros2_openpose.cli import frames as frames_of  # noqa: E402
 from ros2_openpose.estimator import PoseEstimator  # noqa: E402
 from ros2_openpose.models import load_model  # noqa: E402
 from ros2_openpose.onnx_export import export_onnx  # noqa: E402
 from training.synthetic import render_clip  # noqa: E402
-
-
-def frames_of(path: Path) -> list:
-    capture, frames = cv2.VideoCapture(str(path)), []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return frames
-        frames.append(frame)
 
 
 def offline_fps(estimator: PoseEstimator, frames: list) -> tuple[float, float]:
@@ -59,7 +50,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         clip = render_clip(Path(tmp) / "clip.mp4", args.frames, seed=90210)
-        frames = frames_of(clip)
+        frames = [bgr for _, _, bgr in frames_of(str(clip))]
         onnx = export_onnx(load_model(DEMO_WEIGHTS)[0], Path(tmp) / "demo.onnx", input_size=184)
         rows = [("offline, PyTorch", *offline_fps(PoseEstimator(weights=DEMO_WEIGHTS, device="cpu"), frames)),
                 ("offline, ONNX Runtime", *offline_fps(PoseEstimator(weights=onnx, device="cpu"), frames))]
