@@ -6,6 +6,7 @@ NCCL joins the GPUs; gloo joins CPU processes (tests, CPU-only machines).
 """
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -80,5 +81,16 @@ def broadcast_object(obj: object, info: DistInfo) -> object:
 
 
 def cleanup(info: DistInfo) -> None:
+    """Leave the process group while the interpreter is fully alive.
+
+    A DistributedDataParallel wrapper sits in a reference cycle, so dropping the last name for it does
+    not free it: its reducer keeps the gloo/NCCL group (and that group's worker threads) alive until
+    the garbage collector runs. If that happens only at interpreter shutdown, the group's C++
+    destructor can abort the process ("terminate called without an active exception", seen once in
+    CI on a two-process gloo run). Collecting first frees those wrappers here; the barrier makes sure
+    no rank tears its side down while another still has a collective in flight.
+    """
     if info.enabled and dist.is_initialized():
+        gc.collect()
+        dist.barrier()
         dist.destroy_process_group()
