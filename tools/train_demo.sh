@@ -14,12 +14,10 @@ data=${DATA:-data/synthetic}
 run=${RUN:-runs/demo}
 [ -f "$data/person_keypoints_train.json" ] || python -m training.synthetic --out "$data" --num 4000 --seed 1 --split train
 [ -f "$data/person_keypoints_val.json" ] || python -m training.synthetic --out "$data" --num 200 --seed 2 --split val
-python -m training.train --config training/configs/demo.yaml \
-  --train-images "$data/train" --train-annotations "$data/person_keypoints_train.json" \
-  --val-images "$data/val" --val-annotations "$data/person_keypoints_val.json" --out "$run"
-python -m training.train --resume "$run/last.pt" --epochs 30 \
-  --train-images "$data/train" --train-annotations "$data/person_keypoints_train.json" \
-  --val-images "$data/val" --val-annotations "$data/person_keypoints_val.json" --out "$run"
+sets=(--train-images "$data/train" --train-annotations "$data/person_keypoints_train.json"
+      --val-images "$data/val" --val-annotations "$data/person_keypoints_val.json" --out "$run")
+python -m training.train --config training/configs/demo.yaml "${sets[@]}"
+python -m training.train --resume "$run/last.pt" --epochs 30 "${sets[@]}"
 python -m training.evaluate --weights "$run/best.pt" --images "$data/val" \
   --annotations "$data/person_keypoints_val.json" --out "$run/eval"
 cp "$run/best.pt" ros2_openpose/data/demo_synthetic.pt
