@@ -80,7 +80,7 @@ def broadcast_object(obj: object, info: DistInfo) -> object:
     return box[0]
 
 
-def cleanup(info: DistInfo) -> None:
+def cleanup(info: DistInfo, synchronize: bool = True) -> None:
     """Leave the process group while the interpreter is fully alive.
 
     A DistributedDataParallel wrapper sits in a reference cycle, so dropping the last name for it does
@@ -88,9 +88,11 @@ def cleanup(info: DistInfo) -> None:
     the garbage collector runs. If that happens only at interpreter shutdown, the group's C++
     destructor can abort the process ("terminate called without an active exception", seen once in
     CI on a two-process gloo run). Collecting first frees those wrappers here; the barrier makes sure
-    no rank tears its side down while another still has a collective in flight.
+    no rank tears its side down while another still has a collective in flight. ``synchronize=False``
+    on the way out of an error: the other ranks may never reach that barrier.
     """
     if info.enabled and dist.is_initialized():
         gc.collect()
-        dist.barrier()
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()

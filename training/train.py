@@ -493,9 +493,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     logging.getLogger().setLevel(logging.INFO if info.is_main else logging.WARNING)
     out = Path(args.out)
     try:
-        return run(args, cfg, resume, info, out)
-    finally:
-        cleanup(info)
+        metrics = run(args, cfg, resume, info, out)
+    except BaseException:
+        cleanup(info, synchronize=False)
+        raise
+    cleanup(info)
+    return metrics
 
 
 def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo, out: Path) -> dict[str, Any]:
