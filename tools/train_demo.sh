@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped demo model (ros2_openpose/data/demo_synthetic.pt) with one command:
 # synthetic train/val sets (seeds 1 and 2), training/configs/demo.yaml on the CPU, COCOeval on the
-# validation set, and the checkpoint copied into the package. About 90 min on 2 CPU cores.
+# validation set, and the checkpoint copied into the package. About 95 min on 2 CPU cores.
 # It was trained in two legs, and this script runs the same two: demo.yaml's 10 epochs, then the
 # same run resumed to 30 epochs (the resumed cosine spans 30 epochs, so the LR restarts at 0.75x
 # of its peak and decays to the end).
