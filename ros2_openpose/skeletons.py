@@ -24,6 +24,10 @@ COCO17_NAMES: tuple[str, ...] = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 
+#: COCO's per-keypoint OKS sigmas (pycocotools ``COCOeval.params.kpt_oks_sigmas``), COCO order.
+COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89],
+                       dtype=np.float32) / 10.0
+
 
 @dataclass(frozen=True)
 class Skeleton:

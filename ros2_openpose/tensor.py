@@ -54,6 +54,8 @@ INPUT_FORMATS: dict[str, InputFormat] = {
     "rgb_imagenet": InputFormat("rgb_imagenet", True, (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)),
     # CMU's Caffe models: BGR, x / 256 - 0.5 == (x - 128) / 256, so padding with 128 gives 0.
     "bgr_256": InputFormat("bgr_256", False, (128.0, 128.0, 128.0), (256.0, 256.0, 256.0)),
+    # PoseNet's MobileNetV1 (LightNet): RGB, x / 127.5 - 1.
+    "rgb_pm1": InputFormat("rgb_pm1", True, (127.5, 127.5, 127.5), (127.5, 127.5, 127.5)),
 }
 
 

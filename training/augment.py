@@ -132,6 +132,12 @@ def warp_mask(mask: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray
                           flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=1.0)
 
 
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 ``matrix`` to (..., 2) points."""
+    pts = np.asarray(points, np.float32)
+    return pts @ matrix[:, :2].T.astype(np.float32) + matrix[:, 2].astype(np.float32)
+
+
 def transform_keypoints(keypoints: np.ndarray, matrix: np.ndarray, flip: bool,
                         skeleton: Skeleton) -> np.ndarray:
     """Apply ``matrix`` to (N, K, 3) keypoints; after a flip, swap left/right labels.
@@ -142,8 +148,7 @@ def transform_keypoints(keypoints: np.ndarray, matrix: np.ndarray, flip: bool,
     out = np.array(keypoints, dtype=np.float32, copy=True)
     if out.size == 0:
         return out.reshape(0, skeleton.num_keypoints, 3)
-    xy1 = np.concatenate([out[..., :2], np.ones(out.shape[:-1] + (1,), np.float32)], axis=-1)
-    out[..., :2] = xy1 @ matrix.T.astype(np.float32)
+    out[..., :2] = transform_points(out[..., :2], matrix)
     out[out[..., 2] <= 0] = 0.0
     if flip:
         out = out[:, skeleton.flip_permutation()]

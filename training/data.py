@@ -6,8 +6,11 @@ one ``annotations.json`` (``../shared/data/real-keypoints/*``).  Keypoints are c
 model's skeleton with ``Skeleton.from_coco17``; targets come from ``ros2_openpose.targets`` after
 augmentation, so nothing here knows how a heatmap or a PAF is drawn.
 
-Loss mask (1 = learn, 0 = ignore), at the map resolution: crowd regions and people without a single
-labelled keypoint are ignored, so a person nobody annotated is never taught as background.
+Loss masks (1 = learn, 0 = ignore), at the map resolution.  Spatial: crowd regions (and the teacher's
+unlabelled people that ``training.prepare`` writes as crowds) and people without a single labelled
+keypoint are ignored, so a person nobody annotated is never taught as background.  Per channel: where
+a labelled person lacks keypoint k, heatmap channel k (and every limb touching k, and the background)
+is ignored over that person's region, so an unlabelled nose is never taught as "no nose here".
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from ros2_openpose.targets import render_heatmaps, render_pafs
 from ros2_openpose.tensor import get_input_format
 
 from .augment import (AugmentConfig, color_jitter, letterbox_affine, random_affine, transform_keypoints,
-                      warp_image, warp_mask)
+                      transform_points, warp_image, warp_mask)
 
 #: sigma of the heatmap Gaussians at the 368 input (CMU's value); other sizes scale it.
 SIGMA_AT_368 = 7.0
@@ -103,6 +106,44 @@ def ignore_mask(coco: COCO, image_info: dict, anns: list[dict]) -> np.ndarray:
     return 1.0 - ignore.astype(np.float32)
 
 
+def person_regions(keypoints: np.ndarray, boxes: np.ndarray, margin: float) -> np.ndarray:
+    """(N, 4, 2) corners, in image pixels, of the region each person's unlabelled parts may lie in:
+    the union of its box and its labelled keypoints' box grown by ``margin`` x its longer side per side
+    (a keypoint box of body joints leaves the head out; the margin brings it in)."""
+    corners = np.zeros((len(keypoints), 4, 2), np.float32)
+    for i, (person, box) in enumerate(zip(keypoints, boxes)):
+        on = person[:, 2] > 0
+        lo, hi = person[on, :2].min(0), person[on, :2].max(0)
+        grow = margin * float(max(hi - lo))
+        x0, y0 = min(lo[0] - grow, box[0]), min(lo[1] - grow, box[1])
+        x1, y1 = max(hi[0] + grow, box[0] + box[2]), max(hi[1] + grow, box[1] + box[3])
+        corners[i] = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return corners
+
+
+def channel_masks(spatial: np.ndarray, keypoints: np.ndarray, regions: np.ndarray, skeleton: Skeleton,
+                  stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(heatmap mask (K+1, h, w), PAF mask (2L, h, w))``: ``spatial`` with, for each person, the
+    channels of its unlabelled keypoints zeroed over its region (``regions``: (N, 4, 2) corners in
+    network-input pixels); the limbs touching such a keypoint and the background likewise."""
+    h, w = spatial.shape
+    hm = np.repeat(spatial[None], skeleton.num_heatmaps, axis=0)
+    paf = np.repeat(spatial[None], skeleton.num_pafs, axis=0)
+    limbs = np.asarray(skeleton.limbs)
+    for person, corners in zip(keypoints, regions):
+        missing = person[:, 2] <= 0
+        if not missing.any() or missing.all():
+            continue
+        region = np.zeros((h, w), np.uint8)
+        cells = (corners - (stride - 1) / 2.0) / stride  # cell (i, j) has its centre at (j, i)
+        cv2.fillPoly(region, [np.round(cells * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
+        inside = region.astype(bool)
+        hm[np.append(missing, True)[:, None, None] & inside[None]] = 0.0
+        for k in np.flatnonzero(missing[limbs[:, 0]] | missing[limbs[:, 1]]):
+            paf[list(skeleton.paf_channels[k])] *= ~inside
+    return hm, paf
+
+
 def downsample_mask(mask: np.ndarray, stride: int) -> np.ndarray:
     """Average each stride x stride cell (a cell half over a crowd gets weight 0.5)."""
     h, w = mask.shape
@@ -123,7 +164,7 @@ class PoseDataset(Dataset):
                  sigma: float | None = None, paf_width: float = 1.0,
                  augment: AugmentConfig | None = None, seed: int = 0,
                  require_people: bool = True, max_images: int | None = None,
-                 input_format: str = "rgb_imagenet") -> None:
+                 input_format: str = "rgb_imagenet", unlabelled_margin: float = 0.3) -> None:
         if input_size % stride:
             raise ValueError(f"input_size {input_size} must be a multiple of stride {stride}")
         self.images = Path(images)
@@ -132,6 +173,7 @@ class PoseDataset(Dataset):
         self.input_size, self.stride = int(input_size), int(stride)
         self.sigma = default_sigma(input_size) if sigma is None else float(sigma)
         self.paf_width = float(paf_width)
+        self.unlabelled_margin = float(unlabelled_margin)
         self.augment = augment
         # Padding that normalises to 0, as ros2_openpose.tensor pads at inference.
         self.pad_bgr = get_input_format(input_format).pad_bgr
@@ -194,8 +236,11 @@ class PoseDataset(Dataset):
         keypoints = transform_keypoints(raw.keypoints, matrix, flip, self.skeleton)
         mask = downsample_mask(warp_mask(raw.mask, matrix, self.input_size), self.stride)
         heatmaps, pafs = self.make_targets(keypoints)
+        regions = transform_points(person_regions(raw.keypoints, raw.boxes, self.unlabelled_margin), matrix)
+        heatmap_mask, paf_mask = channel_masks(mask, keypoints, regions, self.skeleton, self.stride)
         return {"image": image, "keypoints": keypoints, "heatmaps": heatmaps, "pafs": pafs,
-                "mask": mask, "matrix": matrix, "flip": flip}
+                "mask": mask, "heatmap_mask": heatmap_mask, "paf_mask": paf_mask, "matrix": matrix,
+                "flip": flip}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
         rng = None
@@ -207,6 +252,8 @@ class PoseDataset(Dataset):
             "heatmaps": torch.from_numpy(s["heatmaps"]),
             "pafs": torch.from_numpy(s["pafs"]),
             "mask": torch.from_numpy(s["mask"])[None],
+            "heatmap_mask": torch.from_numpy(s["heatmap_mask"]),
+            "paf_mask": torch.from_numpy(s["paf_mask"]),
             "image_id": int(self.image_ids[index]),
         }
 

