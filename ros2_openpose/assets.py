@@ -1,23 +1,46 @@
-"""Files the package ships, and how a user names weights."""
+"""Files the package ships, how a user names them, and how a model says what it is."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Mapping
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-#: A small model trained by training/ on the package's own synthetic people (see README: it finds
-#: synthetic figures, not real people).
+#: The default model: LightNet trained on real photographs (docs/model.md).
+DEFAULT_WEIGHTS = DATA_DIR / "default.pt"
+#: A small model trained by training/ on the package's own synthetic people: it finds synthetic
+#: figures, not real people (kept for tests and the synthetic demo).
 DEMO_WEIGHTS = DATA_DIR / "demo_synthetic.pt"
+#: Names a user may give instead of a path.
+SHIPPED: dict[str, Path] = {"default": DEFAULT_WEIGHTS, "demo": DEMO_WEIGHTS}
+
+SYNTHETIC_WARNING = ("this model was trained on synthetic figures only and does not find real people; "
+                     "use weights 'default' or a COCO-trained checkpoint")
 
 
 def resolve_weights(weights: str | Path | None) -> Path | None:
-    """Turn a user's ``weights`` value into a path: ``"demo"`` names the shipped demo model.
+    """Turn a user's ``weights`` value into a path: ``"default"`` and ``"demo"`` name shipped models.
 
     Returns None for None/"" (no weights configured). A path that does not exist raises
     FileNotFoundError naming it, so a typo never silently runs without a model.
     """
     if weights is None or str(weights).strip() == "":
         return None
-    path = DEMO_WEIGHTS if str(weights) == "demo" else Path(weights).expanduser()
+    path = SHIPPED.get(str(weights), Path(weights).expanduser())
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     return path
+
+
+def describe_model(info: Mapping[str, Any]) -> str:
+    """One line for logs: which model runs and what it was trained on (from the checkpoint's card)."""
+    card = info.get("card") or {}
+    name = card.get("name") or Path(str(info.get("weights") or "in-memory network")).name
+    trained_on = card.get("trained_on") or "unknown data (the file carries no model card)"
+    size = info.get("input_size")
+    return (f"model {name}: {info.get('model_type')} network, {info.get('skeleton')} layout"
+            f"{f', input {size}' if size else ''}, on {info.get('device')}; trained on {trained_on}")
+
+
+def is_synthetic_only(info: Mapping[str, Any]) -> bool:
+    """True when the model's card says it never saw a real person."""
+    return bool((info.get("card") or {}).get("synthetic_only"))

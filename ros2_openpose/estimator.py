@@ -78,6 +78,7 @@ class PoseEstimator:
             "weights": model_info.get("weights"), "input_format": self.input_format,
             "input_size": self.input_size, "scales": self.scales, "fp16": self.fp16, "stride": self.stride,
             "parameters": sum(p.numel() for p in self.network.parameters()),
+            "card": model_info.get("card"),
         }
 
     @property

@@ -92,7 +92,8 @@ def load_model(source: str | Path | Mapping, device: str | torch.device = "cpu",
             "stride": model.stride, "weights": str(path) if path is not None else None,
             "source_format": source_format, "model_kwargs": dict(model.model_kwargs),
             "parameters": sum(p.numel() for p in model.parameters()), "device": str(device),
-            "input_size": trained_input_size(obj)}
+            "input_size": trained_input_size(obj),
+            "card": dict(obj["card"]) if isinstance(obj.get("card"), Mapping) else None}
     return model, info
 
 
