@@ -16,7 +16,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["ros2_openpose", "ros2_openpose.*", "training", "training.*"]),
-    package_data={"ros2_openpose": ["data/*.pt"], "training": ["configs/*.yaml"]},
+    package_data={"ros2_openpose": ["data/*.pt", "data/*.mp4"], "training": ["configs/*.yaml"]},
     install_requires=["torch", "torchvision", "numpy", "opencv-python-headless", "munkres", "scipy",
                       "pycocotools", "pyyaml", "tqdm"],
     extras_require={"onnx": ["onnx", "onnxruntime"], "train": ["tensorboard"]},

@@ -27,7 +27,7 @@ from pycocotools.coco import COCO
 from torch.utils.data import Dataset
 
 from ros2_openpose.skeletons import Skeleton, get_skeleton
-from ros2_openpose.targets import render_heatmaps, render_pafs
+from ros2_openpose.targets import cell_centres, render_heatmaps, render_pafs
 from ros2_openpose.tensor import get_input_format
 
 from .augment import (AugmentConfig, color_jitter, letterbox_affine, random_affine, transform_keypoints,
@@ -121,6 +121,18 @@ def person_regions(keypoints: np.ndarray, boxes: np.ndarray, margin: float) -> n
     return corners
 
 
+def cells_inside(corners: np.ndarray, hw: tuple[int, int], stride: int) -> np.ndarray:
+    """(h, w) bool: map cells whose centre lies inside the convex polygon ``corners`` (input pixels).
+
+    An edge test on the centres (the same sign of the cross product for every edge, either winding,
+    since a flip reverses it): exact where a rasteriser would add a row on two sides."""
+    ys, xs = cell_centres(hw[0], stride), cell_centres(hw[1], stride)
+    px, py = xs[None, :, None], ys[:, None, None]
+    a, b = corners, np.roll(corners, -1, axis=0)
+    cross = (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (b[:, 1] - a[:, 1]) * (px - a[:, 0])
+    return (cross >= 0).all(-1) | (cross <= 0).all(-1)
+
+
 def channel_masks(spatial: np.ndarray, keypoints: np.ndarray, regions: np.ndarray, skeleton: Skeleton,
                   stride: int) -> tuple[np.ndarray, np.ndarray]:
     """``(heatmap mask (K+1, h, w), PAF mask (2L, h, w))``: ``spatial`` with, for each person, the
@@ -134,10 +146,7 @@ def channel_masks(spatial: np.ndarray, keypoints: np.ndarray, regions: np.ndarra
         missing = person[:, 2] <= 0
         if not missing.any() or missing.all():
             continue
-        region = np.zeros((h, w), np.uint8)
-        cells = (corners - (stride - 1) / 2.0) / stride  # cell (i, j) has its centre at (j, i)
-        cv2.fillPoly(region, [np.round(cells * 16).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
-        inside = region.astype(bool)
+        inside = cells_inside(corners, (h, w), stride)
         hm[np.append(missing, True)[:, None, None] & inside[None]] = 0.0
         for k in np.flatnonzero(missing[limbs[:, 0]] | missing[limbs[:, 1]]):
             paf[list(skeleton.paf_channels[k])] *= ~inside

@@ -1,9 +1,10 @@
 """The demo: video_publisher -> pose_node -> pose_listener, three processes over real DDS.
 
 Like a launch file, but runnable where the ``launch`` package is not installed.  By default it streams
-a synthetic clip that the training module's generator renders (people the shipped demo model was not
-trained on) through pose_node with the demo model, in lockstep so every frame is processed, and exits
-with the listener's summary.  ``--video`` takes any video file, ``--weights`` any checkpoint.
+the shipped real clip (``ros2_openpose/data/walk_vtest.mp4``: pedestrians, cut from OpenCV's
+``vtest.avi``, see ros2_openpose/data/README.md) through pose_node with the shipped default model, in
+lockstep so every frame is processed, and exits with the listener's summary.  ``--video`` takes any
+video file or camera, ``--weights`` any checkpoint.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ros2_openpose.assets import DEMO_WEIGHTS, resolve_weights
+from ros2_openpose.assets import DATA_DIR, SYNTHETIC_WARNING, describe_model, is_synthetic_only, resolve_weights
 
 REPO = Path(__file__).resolve().parents[2]
+#: The demo's real clip: 60 frames, 640x480, 10 fps (Apache-2.0/BSD-3-Clause, OpenCV's vtest.avi).
+DEMO_CLIP = DATA_DIR / "walk_vtest.mp4"
 
 
 def share_file(relative: str) -> Path:
@@ -34,21 +37,27 @@ def share_file(relative: str) -> Path:
     return REPO / relative
 
 
-def synthetic_clip(path: Path, frames: int, seed: int) -> Path:
-    """Render the demo clip with the training module's generator (needs the source tree)."""
-    if not path.exists():
-        subprocess.run([sys.executable, "-m", "training.synthetic", "--video", str(path),
-                        "--num", str(frames), "--seed", str(seed)], check=True, cwd=REPO,
-                       env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
-    return path
+def announce(weights: Path) -> None:
+    """Say which model the demo runs and what it was trained on (read from the checkpoint's card)."""
+    from ros2_openpose.models import WeightsError, load_model
+
+    try:
+        _, info = load_model(weights)
+    except (WeightsError, FileNotFoundError, RuntimeError):
+        print(f"demo: weights {weights} (pose_node will check them)")
+        return
+    print(f"demo: {describe_model(info)}")
+    if is_synthetic_only(info):
+        print(f"demo: WARNING: {SYNTHETIC_WARNING}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ros2_openpose.ros.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--video", help="video file to stream (default: a synthetic clip)")
-    parser.add_argument("--weights", default="demo", help='weights for pose_node ("demo" = shipped demo model)')
-    parser.add_argument("--frames", type=int, default=40, help="frames to stream (default 40)")
-    parser.add_argument("--seed", type=int, default=90210, help="seed of the synthetic clip")
+    parser.add_argument("--video", default=str(DEMO_CLIP),
+                        help="video file or camera index to stream (default: the shipped real clip)")
+    parser.add_argument("--weights", default="default",
+                        help='weights for pose_node ("default" = the shipped real-people model)')
+    parser.add_argument("--frames", type=int, default=60, help="frames to stream (default 60)")
     parser.add_argument("--out", default="out/demo", help="output folder")
     parser.add_argument("--params", default=None, help="params file (default params/pose.yaml)")
     parser.add_argument("--realtime", action="store_true",
@@ -69,13 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: {err}", file=sys.stderr)
         return 2
     if weights is None:
-        print("demo: no weights configured: pass --weights PATH (or 'demo' for the shipped model at "
-              f"{DEMO_WEIGHTS})", file=sys.stderr)
+        print("demo: no weights configured: pass --weights PATH (or 'default' for the shipped model)",
+              file=sys.stderr)
         return 2
-    if weights == DEMO_WEIGHTS:
-        print("demo: using the shipped DEMO model: trained on synthetic figures only, it does not find "
-              "real people; point --weights at a COCO-trained checkpoint or CMU's body_pose_model.pth")
-    video = Path(args.video) if args.video else synthetic_clip(out / "clip.mp4", args.frames, args.seed)
+    announce(weights)
+    video = args.video
     params = args.params or str(share_file("params/pose.yaml"))
     ns = ["-r", "__ns:=/demo"]
     py = [sys.executable, "-m"]

@@ -1,0 +1,187 @@
+"""Data for the real-people model: the teacher-based preparation, per-channel loss masks and the
+PoseNet weight reader, on real annotations from ../shared/data/real-keypoints."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ros2_openpose.models.light import LightNet, MobileNetV1
+from ros2_openpose.skeletons import get_skeleton
+from training.data import PoseDataset, channel_masks
+from training.posenet_init import PosenetError, posenet_state_dict
+from training.prepare import group_key, prepare, split
+
+SET = "mmpose-coco"
+
+
+def one_person_corpus(real_data: Path) -> tuple[dict, dict, dict]:
+    """A corpus shaped like LSP from a real COCO set: per image ONE person keeps its body joints
+    (face removed), the others lose their labels; the "teacher" sees everyone with the true points
+    (confidence 0.9), i.e. a perfect teacher, so every decision of ``prepare`` is checkable."""
+    full = json.loads((real_data / SET / "annotations.json").read_text())
+    people = [a for a in full["annotations"] if not a["iscrowd"] and a["num_keypoints"] >= 8]
+    keep, teacher, anns = {}, {}, []
+    for ann in people:
+        kps = np.array(ann["keypoints"], np.float32).reshape(17, 3)
+        teacher.setdefault(str(ann["image_id"]), []).append(
+            {"score": 0.9, "bbox": ann["bbox"],
+             "keypoints": np.concatenate([kps[:, :2], np.where(kps[:, 2:] > 0, 0.9, 0.05)], 1).tolist()})
+        if ann["image_id"] in keep:
+            continue
+        keep[ann["image_id"]] = ann
+        body = kps.copy()
+        body[:5] = 0
+        anns.append({**ann, "keypoints": body.reshape(-1).tolist(), "num_keypoints": int((body[:, 2] > 0).sum())})
+    corpus = {"images": [i for i in full["images"] if i["id"] in keep], "annotations": anns,
+              "categories": full["categories"]}
+    return corpus, teacher, keep
+
+
+def test_prepare_fills_faces_from_the_teacher_and_ignores_unlabelled_people(real_data: Path) -> None:
+    corpus, teacher, kept = one_person_corpus(real_data)
+    out, stats = prepare(corpus, teacher, min_oks=0.3, keypoint_cut=0.5)
+    people = [a for a in out["annotations"] if not a["iscrowd"]]
+    crowds = [a for a in out["annotations"] if a["iscrowd"]]
+    assert stats["matched"] == len(people) == len(kept)
+    for ann in people:
+        truth = np.array(kept[ann["image_id"]]["keypoints"], np.float32).reshape(17, 3)
+        got = np.array(ann["keypoints"], np.float32).reshape(17, 3)
+        labelled_face = truth[:5, 2] > 0
+        # A face point comes back exactly where the (perfect) teacher put it, and only if labelled there.
+        np.testing.assert_allclose(got[:5][labelled_face, :2], truth[:5][labelled_face, :2], atol=0.01)
+        assert (got[:5][~labelled_face, 2] == 0).all()
+        assert sorted(ann.get("pseudo_keypoints", [])) == np.flatnonzero(labelled_face).tolist()
+    others = sum(len(v) for v in teacher.values()) - len(kept)
+    assert stats["ignore_regions"] + stats["duplicates_of_labelled"] == others > 0
+    for crowd in crowds:  # every ignore region covers a real, unlabelled person's box
+        x, y, w, h = crowd["bbox"]
+        assert any(x <= t["bbox"][0] + 1 and y <= t["bbox"][1] + 1 and x + w >= t["bbox"][0] + t["bbox"][2] - 1
+                   for t in teacher[str(crowd["image_id"])])
+
+
+def test_prepare_leaves_unconfident_keypoints_unlabelled(real_data: Path) -> None:
+    corpus, teacher, _ = one_person_corpus(real_data)
+    for people in teacher.values():
+        for person in people:
+            for kp in person["keypoints"]:
+                kp[2] = 0.4  # below the cut
+    out, stats = prepare(corpus, teacher, min_oks=0.0, keypoint_cut=0.5)
+    assert stats["pseudo_keypoints"] == 0 and stats["pseudo_low_confidence"] > 0
+    assert all(v == 0 for a in out["annotations"] for v in a["keypoints"][2:15:3])
+
+
+def test_split_keeps_copies_of_a_photo_together() -> None:
+    names = ["feb23235-1-1ff4ecfa-befd.jpg", "0a0e9cac-1-1ff4ecfa-befdnew.jpg", "im00001.jpg"]
+    assert group_key(names[0]) == group_key(names[1]) != group_key(names[2])
+    dataset = {"images": [{"id": i, "file_name": n} for i, n in enumerate(names * 40)],
+               "annotations": [{"id": i, "image_id": i} for i in range(120)]}
+    train, val = split(dataset, 0.5)
+    val_keys = {group_key(i["file_name"]) for i in val["images"]}
+    assert not val_keys & {group_key(i["file_name"]) for i in train["images"]}
+    assert {a["image_id"] for a in val["annotations"]} == {i["id"] for i in val["images"]}
+
+
+def test_channel_masks_hide_only_the_missing_parts_of_a_person() -> None:
+    skeleton = get_skeleton("coco17")
+    person = np.zeros((1, 17, 3), np.float32)
+    person[0, 5:, :2] = np.random.default_rng(0).uniform(40, 80, (12, 2))
+    person[0, 5:, 2] = 2                       # body labelled, face (0-4) not
+    corners = np.array([[[32, 24], [96, 24], [96, 96], [32, 96]]], np.float32)
+    spatial = np.ones((16, 16), np.float32)
+    spatial[0, 0] = 0.0                        # a crowd cell stays ignored on every channel
+    hm, paf = channel_masks(spatial, person, corners, skeleton, 8)
+    inside = np.zeros((16, 16), bool)
+    inside[3:12, 4:12] = True                  # cells whose centres 8j+3.5 lie in the region
+    for k in range(5):
+        assert (hm[k][inside] == 0).all() and (hm[k][~inside][1:] == 1).all()
+    assert (hm[5:17] == spatial).all()         # labelled channels: only the spatial mask
+    assert (hm[17][inside] == 0).all()         # background is unknown where a part is unknown
+    for k, (a, b) in enumerate(skeleton.limbs):
+        cx, cy = skeleton.paf_channels[k]
+        expect = np.where(inside, 0.0, spatial) if min(a, b) < 5 else spatial
+        np.testing.assert_array_equal(paf[cx], expect)
+        np.testing.assert_array_equal(paf[cy], expect)
+
+
+def test_loader_masks_the_face_of_a_person_without_face_labels(real_data: Path, tmp_path: Path) -> None:
+    full = json.loads((real_data / SET / "annotations.json").read_text())
+    for ann in full["annotations"]:
+        ann["keypoints"][:15] = [0] * 15
+    path = tmp_path / "no_faces.json"
+    path.write_text(json.dumps(full))
+    ds = PoseDataset(real_data / SET, path, input_size=256)
+    s = ds.sample(ds.load(0), None)
+    assert s["heatmaps"][:5].max() == 0                          # no face targets at all
+    assert (s["heatmap_mask"][:5] == 0).sum() > 0                # ... and their channels are masked
+    masked = s["heatmap_mask"][0] == 0
+    assert (s["heatmap_mask"][5:17][:, masked] == s["mask"][masked]).all()  # body channels still learn
+
+
+def fake_posenet(tmp_path: Path, alpha: float = 0.25) -> tuple[Path, dict[str, np.ndarray]]:
+    """A TFJS graph manifest + .bin with PoseNet's node names and random arrays (TF layouts)."""
+    rng = np.random.default_rng(0)
+    ref = MobileNetV1(alpha).state_dict()
+    arrays: dict[str, np.ndarray] = {}
+    nodes: list[dict] = [{"name": "image", "op": "Placeholder"}]
+
+    def add(node: str, kernel: np.ndarray, bias: np.ndarray) -> None:
+        k, b = f"Const_{len(arrays)}", f"Const_{len(arrays) + 1}"
+        arrays[k], arrays[b] = kernel, bias
+        nodes.append({"name": node, "op": "_FusedConv2D", "input": ["x", k, b]})
+
+    first = ref["conv0.0.weight"].shape[0]
+    add("MobilenetV1/MobilenetV1/Conv2d_0/Relu6", rng.normal(size=(3, 3, 3, first)).astype("f4"),
+        rng.normal(size=first).astype("f4"))
+    for i in range(13):
+        ch = ref[f"blocks.{i}.0.weight"].shape[0]
+        out = ref[f"blocks.{i}.2.weight"].shape[0]
+        add(f"MobilenetV1/MobilenetV1/Conv2d_{i + 1}_depthwise/BatchNorm/batchnorm/add_1/conv",
+            rng.normal(size=(3, 3, ch, 1)).astype("f4"), rng.normal(size=ch).astype("f4"))
+        add(f"MobilenetV1/MobilenetV1/Conv2d_{i + 1}_pointwise/Relu6",
+            rng.normal(size=(1, 1, ch, out)).astype("f4"), rng.normal(size=out).astype("f4"))
+    add("MobilenetV1/heatmap_2/BiasAdd", rng.normal(size=(1, 1, out, 17)).astype("f4"),
+        rng.normal(size=17).astype("f4"))
+    (tmp_path / "posenet.bin").write_bytes(b"".join(a.astype("<f4").tobytes() for a in arrays.values()))
+    manifest = {"modelTopology": {"node": nodes}, "weightsManifest": [{"paths": ["posenet.bin"], "weights": [
+        {"name": n, "shape": list(a.shape), "dtype": "float32"} for n, a in arrays.items()]}]}
+    (tmp_path / "posenet.json").write_text(json.dumps(manifest))
+    return tmp_path / "posenet.json", arrays
+
+
+def test_posenet_reader_places_every_tfjs_array(tmp_path: Path) -> None:
+    manifest, arrays = fake_posenet(tmp_path)
+    state, alpha, head = posenet_state_dict(manifest)
+    assert alpha == 0.25
+    tf_first = arrays["Const_0"]  # (kh, kw, in, out)
+    x = np.random.default_rng(1).normal(size=(1, 3, 9, 9)).astype("f4")
+    net = MobileNetV1(alpha)
+    net.load_state_dict(state)
+    ours = net.conv0[0](torch.from_numpy(x)).detach().numpy()
+    # The same 3x3 stride-2 conv written out from the TF layout, at output cell (2, 3).
+    patch = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))[0, :, 4:7, 6:9]   # (in, kh, kw)
+    expect = np.einsum("chw,hwco->o", patch, tf_first) + arrays["Const_1"]
+    np.testing.assert_allclose(ours[0, :, 2, 3], expect, rtol=1e-4, atol=1e-4)
+    dw = arrays["Const_2"]  # (kh, kw, C, 1) -> (C, 1, kh, kw)
+    np.testing.assert_array_equal(state["blocks.0.0.weight"].numpy(), dw.transpose(2, 3, 0, 1))
+    assert head["weight"].shape[:2] == (17, state["blocks.12.2.weight"].shape[0])
+
+
+def test_posenet_reader_refuses_other_files(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text('{"not": "tfjs"}')
+    with pytest.raises(PosenetError, match="not a TFJS graph model"):
+        posenet_state_dict(tmp_path / "x.json")
+    manifest, _ = fake_posenet(tmp_path)
+    (tmp_path / "posenet.bin").write_bytes(b"\0" * 100)
+    with pytest.raises(PosenetError, match="end before"):
+        posenet_state_dict(manifest)
+
+
+def test_lightnet_maps_match_the_layout_at_stride_8() -> None:
+    net = LightNet("coco17", alpha=0.25, channels=16).eval()
+    with torch.inference_mode():
+        pafs, heatmaps = net(torch.zeros(2, 3, 64, 96))
+    assert pafs.shape == (2, 46, 8, 12) and heatmaps.shape == (2, 18, 8, 12)
