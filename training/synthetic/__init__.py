@@ -32,7 +32,7 @@ from .poses import LIMITS, POSE_KINDS, Pose, clamp_pose, interpolate, random_pos
 from .rig import Figure, Rig, pose_figure
 from .scene import Occluder, Scene, random_scene, render_scene
 
-__all__ = ["SHIN", "THIGH", "UPPER_ARM", "background", "main", "clip_annotations_path", "render_clip",
-           "generate_dataset", "annotate", "coco_categories", "visibility", "Body", "random_body", "LIMITS",
-           "POSE_KINDS", "Pose", "clamp_pose", "interpolate", "random_pose", "walking_pose", "Figure", "Rig",
-           "pose_figure", "Occluder", "Scene", "random_scene", "render_scene"]
+__all__ = ["LIMITS", "POSE_KINDS", "SHIN", "THIGH", "UPPER_ARM", "Body", "Figure", "Occluder", "Pose", "Rig", "Scene",
+           "annotate", "background", "clamp_pose", "clip_annotations_path", "coco_categories", "generate_dataset",
+           "interpolate", "main", "pose_figure", "random_body", "random_pose", "random_scene", "render_clip",
+           "render_scene", "visibility", "walking_pose"]

@@ -15,8 +15,8 @@ import numpy as np
 from ros2_openpose.skeletons import COCO17_NAMES
 
 from .anatomy import (ARM_PARTS, EAR_HIDDEN, FOOT, FOREARM, HAND, HEAD, HEAD_R, HIP_HALF, KP, LEG_PARTS, NECK,
-                      NECK_PART, PARTS, R_FOOT, R_FOREARM, R_HAND, R_NECK, R_SHIN, R_THIGH, R_UPPER_ARM,
-                      SHIN, SHOULDER_HALF, SIDES, THIGH, TORSO, TRUNK, UPPER_ARM)
+                      NECK_PART, PARTS, R_FOOT, R_FOREARM, R_HAND, R_NECK, R_SHIN, R_THIGH, R_UPPER_ARM, SHIN,
+                      SHOULDER_HALF, SIDES, THIGH, TORSO, TRUNK, UPPER_ARM)
 from .looks import Body
 from .poses import Pose
 

@@ -1,8 +1,9 @@
 """Scenes: several figures and occluders drawn in order into one image and its owner buffer."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import cv2
 import numpy as np
