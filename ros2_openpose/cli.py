@@ -22,6 +22,7 @@ from .config import DecodeConfig
 from .draw import draw_people
 from .image import as_bgr
 from .people import Person, to_coco_results, to_openpose_json
+from .video import open_video_writer
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -140,7 +141,7 @@ def _write_image(out: Path, name: str, annotated: np.ndarray, writer, video: boo
         return writer
     if writer is None:
         h, w = annotated.shape[:2]
-        writer = cv2.VideoWriter(str(out / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (w, h))
+        writer = open_video_writer(out / "annotated.mp4", 10.0, (w, h))
     writer.write(annotated)
     return writer
 

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
+import subprocess
+import sys
 from dataclasses import fields, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,6 +21,15 @@ from training import synthetic
 
 KP = {name: i for i, name in enumerate(COCO17_NAMES)}
 SIZE = 160
+REPO = Path(__file__).resolve().parents[1]
+
+# Recorded from the single-file generator (training/synthetic.py at commit ce6c50b) before it became a
+# package: a seed must keep naming the same images and labels, so sets made before and after are
+# one and the same.  Pixels are hashed decoded (not the PNG bytes, which depend on zlib).  A NumPy or
+# OpenCV release that changes a random stream or the rasteriser would change them: re-record then,
+# and say so, as every set generated earlier differs from a new one.
+RECORDED = {"dataset": "1a849014b4d7466f34b7725ab0675343", "size_range": "0a206472ce633cd89f77c573dd647254",
+            "clip": "7f79ec206efed5479ca7a773130371bd"}
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +62,23 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     for name in names:
         assert (tmp_path / "a" / "train" / name).read_bytes() == (tmp_path / "b" / "train" / name).read_bytes()
     assert paths[2].read_bytes() != paths[0].read_bytes()
+
+
+def _digest(paths) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(cv2.imread(str(p), cv2.IMREAD_UNCHANGED).tobytes() if p.suffix == ".png" else p.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def test_fixed_seeds_give_the_recorded_images_and_annotations(tmp_path):
+    a = synthetic.generate_dataset(tmp_path / "a", 4, seed=7, size=SIZE, max_people=5)
+    b = synthetic.generate_dataset(tmp_path / "b", 4, seed=3, size_range=(120, 200), max_people=4, split="val",
+                                   occluder_prob=0.9)
+    clip = synthetic.render_clip(tmp_path / "c.avi", 8, seed=3, size=(160, 120), people=3)  # walkers and a poser
+    assert _digest([a, *(tmp_path / "a" / "train").glob("*.png")]) == RECORDED["dataset"]
+    assert _digest([b, *(tmp_path / "b" / "val").glob("*.png")]) == RECORDED["size_range"]
+    assert _digest([synthetic.clip_annotations_path(clip)]) == RECORDED["clip"]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' mask decoding on numpy 2
@@ -234,3 +264,18 @@ def test_cli_writes_a_dataset_and_an_avi_clip(tmp_path, capsys):
     capture = cv2.VideoCapture(str(tmp_path / "c.avi"))
     ok, frame = capture.read()
     assert ok and frame.shape == (96, 128, 3)
+
+
+def test_python_dash_m_runs_the_same_cli(tmp_path):
+    # `python -m training.synthetic` is how scripts and the docs call it: the package's __main__.
+    run = subprocess.run([sys.executable, "-m", "training.synthetic", "--out", str(tmp_path / "m"), "--num", "2",
+                          "--seed", "4", "--size", "96"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(tmp_path / "m" / "person_keypoints_train.json")
+    synthetic.main(["--out", str(tmp_path / "i"), "--num", "2", "--seed", "4", "--size", "96"])
+    for name in ("person_keypoints_train.json", "train/000001.png", "train/000002.png"):
+        assert (tmp_path / "m" / name).read_bytes() == (tmp_path / "i" / name).read_bytes(), name
+    bad = subprocess.run([sys.executable, "-m", "training.synthetic", "--num", "1"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "give --out or --video" in bad.stderr
+

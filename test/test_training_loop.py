@@ -20,10 +20,13 @@ if str(REPO) not in sys.path:  # when torchrun runs this file as a script
     sys.path.insert(0, str(REPO))
 
 from ros2_openpose.models import build_model, load_model, make_checkpoint  # noqa: E402
-from training.distributed import DistInfo, cleanup, init_distributed  # noqa: E402
-from training.train import (DEFAULTS, forward_loss, load_config, main, make_loader, masked_l2,  # noqa: E402
-                            parse_override, wrap)
+from training.config import DEFAULTS, load_config, parse_override, parse_setting  # noqa: E402
 from training.data import PoseDataset  # noqa: E402
+from training.distributed import DistInfo, cleanup, init_distributed  # noqa: E402
+from training.engine import forward_loss, masked_l2  # noqa: E402
+from training.evaluate import main as evaluate_main  # noqa: E402
+from training.network import wrap  # noqa: E402
+from training.train import main, make_loader  # noqa: E402
 
 SET = "mmpose-coco"  # 4 real COCO images
 TINY = ["--set", "model.kwargs.width=0.125", "--set", "model.kwargs.paf_stages=1",
@@ -97,6 +100,19 @@ def test_configs_load_and_overrides_apply(tmp_path: Path) -> None:
         load_config(None, ["augment.wobble=1"])
 
 
+def test_set_reads_values_the_same_for_training_and_evaluation() -> None:
+    assert parse_setting(" optim.lr =1e-3") == ("optim.lr", 1e-3)  # YAML 1.1 alone would keep "1e-3" a string
+    assert parse_setting("min_parts=2") == ("min_parts", 2)
+    assert parse_setting("optim.milestones=[3, 6]") == ("optim.milestones", [3, 6])
+    for bad in ("optim.lr", "=1"):
+        with pytest.raises(ValueError, match="--set expects key=value"):
+            parse_setting(bad)
+    # evaluate's --set goes through the same parser: a malformed one stops before any weights load.
+    with pytest.raises(SystemExit, match="--set expects key=value, got 'min_parts'"):
+        evaluate_main(["--weights", "none.pt", "--images", ".", "--annotations", "none.json", "--out", ".",
+                       "--set", "min_parts"])
+
+
 # ----------------------------------------------------------------------------------- checkpoints
 
 def test_resume_reproduces_the_uninterrupted_run(real_data: Path, tmp_path: Path) -> None:
@@ -116,8 +132,9 @@ def test_resume_reproduces_the_uninterrupted_run(real_data: Path, tmp_path: Path
         assert torch.equal(value, b["state_dict"][key]), key
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"]
     assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"]
-    for key in ("model_type", "model_kwargs", "skeleton", "config", "metrics", "optimizer", "scaler", "rng"):
-        assert key in b
+    # The on-disk format that runs already written must keep resuming with: exactly these entries.
+    assert set(b) == {"model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "step",
+                      "best_ap", "history", "optimizer", "scheduler", "scaler", "rng"}
     net, info = load_model(tmp_path / "b" / "last.pt")  # what the node and the CLI do
     assert info["model_kwargs"]["width"] == 0.125 and net.skeleton.name == "coco17"
     saved = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
@@ -150,6 +167,8 @@ def test_validation_keeps_best_by_ap_and_logs_maps(real_data: Path, tmp_path: Pa
     assert {"AP", "AP50", "AR", "loss"} <= set(metrics)
     best = torch.load(tmp_path / "v" / "best.pt", weights_only=True)
     assert best["metrics"]["AP"] == metrics["AP"] and "optimizer" not in best
+    with pytest.raises(SystemExit, match=r"cannot resume from it, it lacks \['optimizer'"):
+        main(train_args(data, tmp_path / "v", "--resume", str(tmp_path / "v" / "best.pt")))
     net, _ = load_model(tmp_path / "v" / "best.pt")
     assert net.model_kwargs["paf_stages"] == 1
     if importlib.util.find_spec("tensorboard") is not None:  # optional: training goes on without it

@@ -19,7 +19,6 @@ from typing import Any, Iterable, Sequence
 
 import cv2
 import torch
-import yaml
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
@@ -29,6 +28,7 @@ from ros2_openpose.config import DecodeConfig
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.people import to_coco_results
 
+from .config import parse_setting
 from .data import load_coco
 
 log = logging.getLogger("training.evaluate")
@@ -123,12 +123,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    changes = {}
-    for text in args.set:
-        key, sep, value = text.partition("=")
-        if not sep:
-            raise SystemExit(f"--set expects key=value, got {text!r}")
-        changes[key.strip()] = yaml.safe_load(value)
+    try:  # the same key=value reading as training's --set
+        changes = dict(parse_setting(text) for text in args.set)
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
     config = DecodeConfig().updated(**changes)
     estimator = PoseEstimator(weights=args.weights, device=args.device, fp16=not args.no_fp16,
                               input_size=args.input_size, scales=tuple(args.scales), config=config)

