@@ -20,4 +20,5 @@ python -m training.train --config training/configs/demo.yaml "${sets[@]}"
 python -m training.train --resume "$run/last.pt" --epochs 30 "${sets[@]}"
 python -m training.evaluate --weights "$run/best.pt" --images "$data/val" \
   --annotations "$data/person_keypoints_val.json" --out "$run/eval"
-cp "$run/best.pt" ros2_openpose/data/demo_synthetic.pt
+python -m training.ship "$run/best.pt" ros2_openpose/data/demo_synthetic.pt --name demo_synthetic --synthetic-only \
+  --trained-on "4,000 synthetic figures drawn by training/synthetic (no real person)"
