@@ -31,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from ros2_openpose.assets import resolve_weights
 from ros2_openpose.models import LightNet, build_model, load_model, make_checkpoint
 from ros2_openpose.models.vgg import VGG19_LAYERS
 from ros2_openpose.tensor import normalize
@@ -203,7 +204,7 @@ def build_network(cfg: dict, resume: dict | None = None) -> tuple[nn.Module, boo
         finally:
             vgg_log.setLevel(level)
     if mcfg["init_weights"]:
-        net, info = load_model(mcfg["init_weights"], "cpu")
+        net, info = load_model(resolve_weights(mcfg["init_weights"]), "cpu")
         if net.model_type != mcfg["type"]:
             raise ValueError(f"init_weights {mcfg['init_weights']} holds a {net.model_type} network, "
                              f"config says {mcfg['type']}")
@@ -512,7 +513,8 @@ def make_loader(dataset: Dataset, cfg: dict, info: DistInfo) -> DataLoader:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run a training; returns the last epoch's metrics (for tests and scripts)."""
     args = parse_args(argv)
-    resume = torch.load(args.resume, map_location="cpu", weights_only=True) if args.resume else None
+    resume = (torch.load(resolve_weights(args.resume, run_file="last.pt"), map_location="cpu", weights_only=True)
+              if args.resume else None)
     cfg = config_from_args(args, resume)
     info = init_distributed(cfg["train"]["device"])
     if not logging.getLogger().handlers:
