@@ -12,12 +12,14 @@ class Progress:
     """A tqdm bar on a terminal; elsewhere (a log, CI, a pipe) one line every ``every`` seconds."""
 
     def __init__(self, prog: str, total: int | None, every: float, stream: TextIO | None = None) -> None:
-        from tqdm import tqdm
-
         self.prog, self.stream = prog, stream or sys.stderr
         self.total, self.every = total, every
-        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.bar = tqdm(total=total, unit="frame", file=self.stream) if tty else None
+        self.bar = None
+        if hasattr(self.stream, "isatty") and self.stream.isatty():
+            with contextlib.suppress(ImportError):  # no tqdm (a ROS install): the lines below instead
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, unit="frame", file=self.stream)
         self.start = self.last = time.monotonic()
 
     def update(self, frames: int, people: int) -> None:
