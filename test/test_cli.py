@@ -197,6 +197,17 @@ def test_missing_weights_and_sources_are_clear_errors(tmp_path, capsys):
     assert "missing.mp4" in one_error_line(capsys.readouterr().err)
 
 
+def test_an_onnx_model_without_onnxruntime_names_the_extra(images, tmp_path, capsys, monkeypatch):
+    # None in sys.modules marks a module as not importable: the uninstalled package, at the import boundary.
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"never read: the missing runtime is found first")
+    folder, _ = images
+    assert cli.main([str(folder), "--weights", str(model), "--out", str(tmp_path / "o")]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "onnxruntime" in line and "pip install 'ros2_openpose[onnx]'" in line
+
+
 def test_without_weights_runs_the_shipped_default_or_names_its_missing_file(images, tmp_path, capsys, monkeypatch):
     # `default` (the real-people model) is the CLI's default weights. Where a build lacks its file (here a
     # path that does not exist stands for it), the user gets one line naming the file.
