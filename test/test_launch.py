@@ -9,6 +9,7 @@ is checked against the topics a real pose_node publishes in a namespace either w
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import threading
 import time
@@ -30,11 +31,13 @@ try:
     from launch_ros.actions import Node as _LaunchRosNode  # noqa: F401 - the launch file needs launch_ros
     LAUNCH_MISSING = None
 except ImportError as err:
-    LAUNCH_MISSING = str(err)
+    # Without the real package, `launch` is this repository's launch/ folder (a namespace package).
+    LAUNCH_MISSING = ("launch and launch_ros are not installed" if importlib.util.find_spec("launch_ros") is None
+                      else str(err))
 
 
 def ran_on_syntax_tree() -> None:
-    warnings.warn(f"launch/launch_ros not importable ({LAUNCH_MISSING}): launch/pose.launch.py checked on its "
+    warnings.warn(f"{LAUNCH_MISSING}: launch/pose.launch.py checked on its "
                   "syntax tree (AST fallback), not run through LaunchService", UserWarning, stacklevel=2)
 
 
