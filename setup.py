@@ -17,9 +17,13 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["ros2_openpose", "ros2_openpose.*", "training", "training.*"]),
     package_data={"ros2_openpose": ["data/*.pt", "data/*.mp4"], "training": ["configs/*.yaml"]},
-    install_requires=["torch", "torchvision", "numpy", "opencv-python-headless", "munkres", "scipy",
-                      "pycocotools", "pyyaml", "tqdm"],
-    extras_require={"onnx": ["onnx", "onnxruntime"], "train": ["tensorboard"]},
+    # Core, CLI and training. CPU-only machines: install torch from PyTorch's CPU index first (README).
+    install_requires=["torch", "numpy", "opencv-python-headless", "scipy", "tqdm", "pycocotools", "pyyaml"],
+    extras_require={
+        "onnx": ["onnx", "onnxscript", "onnxruntime"],  # export (onnx + onnxscript) and inference (onnxruntime)
+        "train": ["tensorboard"],                        # optional training curves
+        "test": ["pytest", "munkres"],                   # munkres: the reference matcher the tests compare with
+    },
     entry_points={"console_scripts": [
         "ros2-openpose = ros2_openpose.cli:main",
         "ros2-openpose-onnx = ros2_openpose.onnx_export:main",

@@ -4,7 +4,10 @@
 
 ``image`` remaps pose_node's ``image`` (and ``image/compressed`` to ``<image>/compressed`` for
 ``input_transport: compressed``).  ``weights`` overrides the params file's only when it is given.
+``namespace`` moves every output topic, and RViz follows it.  Everything is resolved before any process
+starts: ``rviz:=true`` where rviz2 is not installed stops the launch with that message and starts nothing.
 """
+from ament_index_python.packages import PackageNotFoundError, get_package_prefix, get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
@@ -12,21 +15,41 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from ros2_openpose.ros.rviz_config import write_namespaced
 
-def pose_node(context, *args, **kwargs):
+RVIZ_MISSING = ("rviz:=true but rviz2 is not installed (apt install ros-$ROS_DISTRO-rviz2, or "
+                "ROS2_OPENPOSE_RVIZ=1 rosdep install ...): nothing was started")
+
+
+def launch_setup(context, *args, **kwargs):
+    # Checks first, then both nodes: an error here leaves no process behind.
+    rviz = IfCondition(LaunchConfiguration("rviz")).evaluate(context)
+    if rviz:
+        try:
+            get_package_prefix("rviz2")
+        except PackageNotFoundError:
+            raise RuntimeError(RVIZ_MISSING) from None
     # Resolved here because an empty `weights` argument must not wipe the params file's value.
     weights = LaunchConfiguration("weights").perform(context)
+    namespace = LaunchConfiguration("namespace").perform(context)
     parameters = [LaunchConfiguration("params_file")] + ([{"weights": weights}] if weights else [])
     image = LaunchConfiguration("image")
-    return [Node(
+    actions = [Node(
         package="ros2_openpose",
         executable="pose_node",
         name="pose_node",
-        namespace=LaunchConfiguration("namespace"),
+        namespace=namespace,
         parameters=parameters,
         remappings=[("image", image), ("image/compressed", [image, "/compressed"])],
         output="screen",
     )]
+    if rviz:
+        # The node's full namespace: ours under any PushRosNamespace of a launch file that includes this one.
+        pushed = context.launch_configurations.get("ros_namespace") or ""
+        full = namespace if namespace.startswith("/") else f"{pushed}/{namespace}"
+        config = write_namespaced(f"{get_package_share_directory('ros2_openpose')}/rviz/pose.rviz", full)
+        actions.append(Node(package="rviz2", executable="rviz2", name="rviz2", arguments=["-d", str(config)]))
+    return actions
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -39,13 +62,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("weights", default_value="",
                               description="weights file ('demo' = shipped synthetic-only model); "
                                           "'' keeps params_file's"),
-        DeclareLaunchArgument("rviz", default_value="false", description="start RViz with rviz/pose.rviz"),
-        OpaqueFunction(function=pose_node),
-        Node(
-            package="rviz2",
-            executable="rviz2",
-            name="rviz2",
-            arguments=["-d", PathJoinSubstitution([FindPackageShare("ros2_openpose"), "rviz", "pose.rviz"])],
-            condition=IfCondition(LaunchConfiguration("rviz")),
-        ),
+        DeclareLaunchArgument("rviz", default_value="false",
+                              description="start RViz with rviz/pose.rviz (needs rviz2, see README)"),
+        OpaqueFunction(function=launch_setup),
     ])

@@ -17,18 +17,39 @@ SYNTHETIC_WARNING = ("this model was trained on synthetic figures only and does 
                      "use weights 'default' or a COCO-trained checkpoint")
 
 
-def resolve_weights(weights: str | Path | None) -> Path | None:
-    """Turn a user's ``weights`` value into a path: ``"default"`` and ``"demo"`` name shipped models.
+def resolve_weights(weights: str | Path | None, run_file: str = "best.pt") -> Path | None:
+    """Turn a user's ``weights`` value into an existing file: the one resolver of every entry point
+    (node, CLI, demo, ``training.evaluate``, ``training.train`` ``--resume`` / ``model.init_weights``,
+    ``onnx_export``).
 
-    Returns None for None/"" (no weights configured). A path that does not exist raises
-    FileNotFoundError naming it, so a typo never silently runs without a model.
+    ``"default"`` and ``"demo"`` name shipped models; a training run's folder names its ``run_file``
+    (``best.pt`` for inference, ``last.pt`` to resume); anything else is a path (``~`` expanded).
+    Returns None for None/"" (no weights configured).  Anything that does not lead to a file raises
+    FileNotFoundError with one line naming the file, so a typo never silently runs without a model.
     """
     if weights is None or str(weights).strip() == "":
         return None
-    path = SHIPPED.get(str(weights), Path(weights).expanduser())
+    name = str(weights).strip()
+    if name in SHIPPED:
+        path = SHIPPED[name]
+        if not path.is_file():
+            raise FileNotFoundError(f"shipped weights {name!r} are not installed: {path} does not exist "
+                                    f"(this build ships {', '.join(shipped_names()) or 'none'})")
+        return path
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if (path / run_file).is_file():
+            return path / run_file
+        raise FileNotFoundError(f"weights folder {path} holds no {run_file}")
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        hint = "" if path.suffix or "/" in name else f" (shipped names: {', '.join(SHIPPED)})"
+        raise FileNotFoundError(f"weights file not found: {path}{hint}")
     return path
+
+
+def shipped_names() -> list[str]:
+    """The shipped names whose files this installation holds."""
+    return [name for name, path in SHIPPED.items() if path.is_file()]
 
 
 def describe_model(info: Mapping[str, Any]) -> str:

@@ -1,79 +1,62 @@
 """Offline command line: run the estimator without ROS on an image, a folder, a video or a camera.
 
 Writes, under ``--out``: annotated images (or ``annotated.mp4`` for a video/camera), one OpenPose-format
-JSON per frame (``json/<name>_keypoints.json`` with ``people[].pose_keypoints_2d``) and a COCO results
-file (``coco_results.json``, image ids = frame index, or the number in an image's file name).
+JSON per frame (``json/<name>_keypoints.json`` with ``people[].pose_keypoints_2d``), a COCO results
+file (``coco_results.json``), the image ids it used (``image_ids.json``: name -> id; from
+``--annotations`` when given, see sources.py) and ``summary.json``.
+
+Bad arguments are one line and exit 2 before any work.  Ctrl-C (or SIGTERM) finishes the frame in hand,
+writes every output for the frames done, says so and exits 130 (143); a second Ctrl-C stops at once.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import signal
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np
 
-from .assets import resolve_weights
+from . import sources
+from .assets import SYNTHETIC_WARNING, describe_model, is_synthetic_only, resolve_weights
 from .config import DecodeConfig
+from .console import Progress, stop_on_signals
 from .draw import draw_people
 from .image import as_bgr
-from .people import Person, to_coco_results, to_openpose_json
+from .people import to_coco_results, to_openpose_json
+from .sources import frames, is_stream
 from .video import open_video_writer
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+PROG = "ros2-openpose"
+#: Network input heights the CLI accepts; pose_node's ``input_size`` parameter has the same bounds.
+INPUT_SIZE_RANGE = (8, 1024)
 
 
-def is_stream(source: str) -> bool:
-    """True for a video file or camera index, False for an image or a folder of images."""
-    path = Path(source)
-    return source.isdigit() or not path.exists() or (
-        path.is_file() and path.suffix.lower() not in IMAGE_SUFFIXES)
-
-
-def frames(source: str) -> Iterator[tuple[str, int, np.ndarray | None]]:
-    """Yield ``(name, image_id, bgr)`` from an image, a folder of images, a video or a camera index.
-
-    An unreadable image yields ``bgr=None`` so the caller can count it and go on.
-    """
-    path = Path(source)
-    if is_stream(source):
-        capture = cv2.VideoCapture(int(source) if source.isdigit() else source)
-        if not capture.isOpened():
-            raise FileNotFoundError(f"cannot open {source!r} as an image, folder, video or camera")
-        index = 0
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            yield f"frame_{index:06d}", index, bgr
-            index += 1
-        capture.release()
-        return
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if path.is_dir() \
-        else [path]
-    for index, file in enumerate(files):
-        digits = re.findall(r"\d+", file.stem)
-        yield file.stem, int(digits[-1]) if digits else index, cv2.imread(str(file), cv2.IMREAD_UNCHANGED)
+class UsageError(ValueError):
+    """An argument that cannot work, found before any frame is read."""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = DecodeConfig()
-    parser = argparse.ArgumentParser(prog="ros2-openpose", description=__doc__.splitlines()[0])
-    parser.add_argument("source", help="image file, folder of images, video file or camera index")
-    parser.add_argument("--weights", required=True,
-                        help='checkpoint (.pt/.pth), CMU body_pose_model.pth, .onnx, or "demo" for the '
-                             "shipped demo model (synthetic people only)")
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("source", help="image file, folder of images, video file, stream URL or camera index")
+    parser.add_argument("--weights", default="default",
+                        help='checkpoint (.pt/.pth), CMU body_pose_model.pth, .onnx, a training run folder, or a '
+                             'shipped name: "default" (the default) or "demo" (synthetic people only)')
     parser.add_argument("--out", default="out", help="output folder (default: out)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cuda", "cpu"])
-    parser.add_argument("--input-size", type=int, default=None, help="network input height (368 or 184)")
+    parser.add_argument("--annotations", help="COCO json of the images: image ids are taken from it by file name")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="network input height, a multiple of 8 (default: the size the model was trained for)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
     parser.add_argument("--no-fp16", action="store_true", help="run float32 on CUDA")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
     parser.add_argument("--no-images", action="store_true", help="write JSON only")
+    parser.add_argument("--log-every", type=float, default=10.0, metavar="SECONDS",
+                        help="when stderr is not a terminal, a progress line this often (0 = every frame)")
     for name in ("paf_threshold", "heatmap_threshold", "match_threshold", "min_person_score"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     parser.add_argument("--min-parts", type=int, default=defaults.min_parts)
@@ -81,80 +64,168 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_estimator(args: argparse.Namespace):
+def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] | None]:
+    """Everything that can be checked before the model loads: UsageError / FileNotFoundError, one line.
+
+    Creates ``--out`` and proves it writable.  Returns the decode config and, for images, the image ids.
+    """
+    if args.max_frames < 0:
+        raise UsageError(f"--max-frames must be 0 (all) or more, got {args.max_frames}")
+    lo, hi = INPUT_SIZE_RANGE
+    if args.input_size is not None and not (lo <= args.input_size <= hi and args.input_size % 8 == 0):
+        raise UsageError(f"--input-size must be a multiple of 8 in [{lo}, {hi}], got {args.input_size}")
+    if any(not 0 < s <= 4 for s in args.scales):
+        raise UsageError(f"--scales must lie in (0, 4], got {args.scales}")
+    if args.log_every < 0:
+        raise UsageError(f"--log-every must be 0 or more seconds, got {args.log_every}")
+    try:
+        config = DecodeConfig().updated(
+            paf_threshold=args.paf_threshold, heatmap_threshold=args.heatmap_threshold,
+            match_threshold=args.match_threshold, min_person_score=args.min_person_score,
+            min_parts=args.min_parts, use_extra_pafs=not args.no_extra_pafs)
+    except ValueError as err:
+        raise UsageError(str(err).replace("_", "-")) from None
+    _check_device(args.device)
+    sources.check_source(args.source)
+    ids = None
+    if args.annotations is not None:
+        if is_stream(args.source):
+            raise UsageError("--annotations applies to images and folders, not to a video or camera")
+        ids = sources.image_ids(sources.image_files(args.source), args.annotations)
+    _check_out(Path(args.out))
+    return config, ids
+
+
+def _check_device(device: str) -> None:
+    if device == "auto" or device == "cpu":
+        return
+    import torch
+
+    if not device.startswith("cuda"):
+        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA GPU is available (torch {torch.__version__}, "
+                         f"built for CUDA {torch.version.cuda or 'none'}); use --device cpu or auto")
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} exists and is not a folder")
+    try:
+        (out / "json").mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--out {out} is not a writable folder ({err.strerror or err})") from None
+
+
+def build_estimator(args: argparse.Namespace, config: DecodeConfig):
     from .estimator import PoseEstimator
 
-    config = DecodeConfig().updated(
-        paf_threshold=args.paf_threshold, heatmap_threshold=args.heatmap_threshold,
-        match_threshold=args.match_threshold, min_person_score=args.min_person_score,
-        min_parts=args.min_parts, use_extra_pafs=not args.no_extra_pafs)
-    weights = resolve_weights(args.weights)
-    kwargs = {"device": args.device, "fp16": not args.no_fp16, "scales": tuple(args.scales),
-              "config": config}
-    if args.input_size:
-        kwargs["input_size"] = args.input_size
-    return PoseEstimator(weights=weights, **kwargs)
+    return PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,
+                         input_size=args.input_size, scales=tuple(args.scales), config=config)
 
 
-def run(args: argparse.Namespace) -> dict:
-    from tqdm import tqdm
+class Annotated:
+    """Annotated outputs: ``annotated/<name>.jpg`` per image, or one ``annotated.mp4`` for a video."""
 
-    estimator = build_estimator(args)
-    stream = is_stream(args.source)
-    skeleton = estimator.skeleton
-    out = Path(args.out)
-    (out / "json").mkdir(parents=True, exist_ok=True)
-    writer, coco, unreadable, people_total, n = None, [], 0, 0, 0
+    def __init__(self, out: Path, video_fps: float | None) -> None:
+        self.out, self.fps = out, video_fps
+        self.writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, name: str, image: np.ndarray) -> None:
+        if self.fps is None:
+            (self.out / "annotated").mkdir(exist_ok=True)
+            cv2.imwrite(str(self.out / "annotated" / f"{name}.jpg"), image)
+        else:
+            if self.writer is None:
+                h, w = image.shape[:2]
+                self.writer = open_video_writer(self.out / "annotated.mp4", self.fps, (w, h))
+            self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()  # writes the container's index: without it the last frames are lost
+            self.writer = None
+
+
+def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | None) -> dict:
+    estimator = build_estimator(args, config)
+    print(f"{PROG}: {describe_model(estimator.info)}", file=sys.stderr, flush=True)
+    if is_synthetic_only(estimator.info):
+        print(f"{PROG}: warning: {SYNTHETIC_WARNING}", file=sys.stderr, flush=True)
+    out, skeleton = Path(args.out), estimator.skeleton
+    capture, fps, total = None, None, None
+    if is_stream(args.source):
+        capture = sources.open_video(args.source)
+        fps, total = sources.video_info(capture)
+    else:
+        total = len(ids) if ids is not None else len(sources.image_files(args.source))
+    if args.max_frames:
+        total = min(total or args.max_frames, args.max_frames)
+    annotated = None if args.no_images else Annotated(out, fps)
+    coco: list[dict] = []
+    used_ids: dict[str, int] = {}
+    counts = {"frames": 0, "unreadable": 0, "people": 0}
+    progress = Progress(PROG, total, args.log_every)
     start = time.perf_counter()
-    progress = tqdm(frames(args.source), unit="frame", disable=None)
-    for name, image_id, bgr in progress:
-        if args.max_frames and n >= args.max_frames:
-            break
-        if bgr is None or bgr.size == 0:
-            unreadable += 1
-            progress.write(f"skipped unreadable image {name}")
-            continue
-        people: list[Person] = estimator.estimate(bgr)
-        n += 1
-        people_total += len(people)
-        coco += to_coco_results(people, skeleton, image_id)
-        (out / "json" / f"{name}_keypoints.json").write_text(json.dumps(to_openpose_json(people)))
-        if not args.no_images:
-            writer = _write_image(out, name, draw_people(as_bgr(bgr), people, skeleton), writer,
-                                  video=stream)
-        progress.set_postfix(people=len(people))
-    if writer is not None:
-        writer.release()
-    seconds = time.perf_counter() - start
-    (out / "coco_results.json").write_text(json.dumps(coco))
-    summary = {"frames": n, "unreadable": unreadable, "people": people_total,
-               "fps": round(n / seconds, 2) if seconds > 0 else 0.0, "out": str(out),
-               "model": estimator.info}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    with stop_on_signals(PROG) as stop:
+        try:
+            for name, image_id, bgr in frames(args.source, ids, capture):
+                if bgr is None or bgr.size == 0:
+                    counts["unreadable"] += 1
+                    progress.write(f"skipped unreadable image {name}")
+                else:
+                    people = estimator.estimate(bgr)
+                    counts["frames"] += 1
+                    counts["people"] += len(people)
+                    used_ids[name] = image_id
+                    coco += to_coco_results(people, skeleton, image_id)
+                    (out / "json" / f"{name}_keypoints.json").write_text(json.dumps(to_openpose_json(people)))
+                    if annotated is not None:
+                        annotated.write(name, draw_people(as_bgr(bgr), people, skeleton))
+                    progress.update(counts["frames"], counts["people"])
+                if stop["signal"] is not None or (args.max_frames and counts["frames"] >= args.max_frames):
+                    break
+        finally:
+            # Whatever ends the loop (the end, --max-frames, a signal, an error): the frames done are kept.
+            progress.close()
+            if annotated is not None:
+                annotated.close()
+            seconds = time.perf_counter() - start
+            (out / "coco_results.json").write_text(json.dumps(coco))
+            (out / "image_ids.json").write_text(json.dumps(used_ids, indent=1))
+            interrupted = stop["signal"].name if stop["signal"] is not None else None
+            summary = {**counts, "fps": round(counts["frames"] / seconds, 2) if seconds > 0 else 0.0,
+                       "annotated_frames": annotated.frames if annotated is not None else 0,
+                       "interrupted": interrupted, "out": str(out), "model": estimator.info}
+            (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
-
-
-def _write_image(out: Path, name: str, annotated: np.ndarray, writer, video: bool):
-    if not video:
-        (out / "annotated").mkdir(exist_ok=True)
-        cv2.imwrite(str(out / "annotated" / f"{name}.jpg"), annotated)
-        return writer
-    if writer is None:
-        h, w = annotated.shape[:2]
-        writer = open_video_writer(out / "annotated.mp4", 10.0, (w, h))
-    writer.write(annotated)
-    return writer
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        summary = run(args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"ros2-openpose: error: {err}", file=sys.stderr)
+        config, ids = check_args(args)
+        summary = run(args, config, ids)
+    except KeyboardInterrupt:  # before the frame loop (loading the model) or a second Ctrl-C
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, ValueError, ImportError) as err:  # WeightsError and MissingExtra included
+        print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
-    print(f"{summary['frames']} frames, {summary['people']} people, {summary['fps']} fps "
-          f"({summary['unreadable']} unreadable) -> {summary['out']}")
+    line = (f"{summary['frames']} frames, {summary['people']} people, {summary['fps']} fps "
+            f"({summary['unreadable']} unreadable) -> {summary['out']}")
+    if summary["interrupted"]:
+        print(f"{PROG}: stopped by {summary['interrupted']} after {line}; every output written for those frames")
+        return 128 + signal.Signals[summary["interrupted"]].value
+    print(line)
     return 0
 
 

@@ -48,7 +48,7 @@ class PoseEstimator:
         if weights is not None:
             if isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
                 network = self._onnx_network(Path(weights))
-                model_info = {"weights": str(weights), "model_type": getattr(network, "model_type", "onnx")}
+                model_info = dict(network.info)  # the export's metadata: input size, card, ...
             else:
                 network, model_info = load_model(weights, self.device)
 

@@ -1,14 +1,22 @@
 """ONNX export of any of the package's networks, a parity check, and an ONNX-backed network.
 
 The exported graph has one input ``image`` (N, 3, H, W) with batch, height and width dynamic, and two
-outputs ``pafs`` and ``heatmaps`` at stride 8.  The skeleton, input format and model type travel in the
-file's metadata, so :class:`OnnxNetwork` can stand in for the PyTorch module inside PoseEstimator.
+outputs ``pafs`` and ``heatmaps`` at stride 8.  The file is self-contained: weights inside, and the
+metadata (:data:`METADATA_KEYS`) carries what ``PoseEstimator`` needs to run it as it ran the checkpoint:
+skeleton, input format, stride, model type, the input size the model was trained for and its model card.
+:class:`OnnxNetwork` stands in for the PyTorch module inside PoseEstimator.
+
+Only a model above protobuf's 2 GB limit (none of the package's: CMU's is 209 MB) is written with its
+weights beside it in ``<file>.data``, which must then travel with the ``.onnx``.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -18,16 +26,38 @@ from .skeletons import get_skeleton
 #: Max |PyTorch - ONNX Runtime| accepted on CPU in float32.  Both run the same float32 convolutions,
 #: but in different orders and kernels; differences of 1e-5..1e-4 are typical on maps valued 0..1.
 PARITY_TOLERANCE = 1e-3
+#: Metadata written into every export; the json-valued ones hold ``null`` when the checkpoint has none.
+METADATA_KEYS = ("model_type", "skeleton", "input_format", "stride", "input_size", "card", "model_kwargs")
+_JSON_KEYS = ("input_size", "card", "model_kwargs")
+#: Protobuf cannot serialise a message above 2 GiB; below this many weight bytes the file is one piece.
+SINGLE_FILE_LIMIT = 2**31 - 64 * 2**20
+EXTRA = "pip install 'ros2_openpose[onnx]'"
 
 
-def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, opset: int = 18) -> Path:
-    """Write ``network`` to ``path`` as ONNX with dynamic batch and spatial size.
+class MissingExtra(ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
 
-    Height and width are exported as multiples of the network's stride (8): what ``tensor.py``'s
-    letterbox always feeds it, and what lets the exporter prove the stride-8 grid arithmetic.
+
+def require(purpose: str, *modules: str) -> None:
+    """Raise MissingExtra (one line naming the extra) when any of ``modules`` is not installed."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise MissingExtra(f"{purpose} needs {', '.join(missing)}, not installed: {EXTRA}")
+
+
+def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, opset: int = 18,
+                info: Mapping[str, Any] | None = None) -> Path:
+    """Write ``network`` to ``path`` as one self-contained ONNX file with dynamic batch and spatial size.
+
+    ``info`` is ``load_model``'s: its ``input_size`` (the size the checkpoint was trained for), ``card``
+    and ``model_kwargs`` go into the metadata.  Height and width are exported as multiples of the
+    network's stride (8): what ``tensor.py``'s letterbox always feeds it, and what lets the exporter
+    prove the stride-8 grid arithmetic.
     """
+    require("ONNX export", "onnx", "onnxscript")
     from torch.export import Dim
 
+    info = dict(info or {})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     network = network.eval().float().cpu()
@@ -35,32 +65,32 @@ def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, ops
     dummy = torch.zeros(1, 3, input_size, input_size)
     cells = {"h": Dim("cells_h", min=1, max=1024), "w": Dim("cells_w", min=1, max=1024)}
     shapes = {"x": {0: Dim("batch", min=1, max=256), 2: stride * cells["h"], 3: stride * cells["w"]}}
-    torch.onnx.export(network, (dummy,), str(path), input_names=["image"], output_names=["pafs", "heatmaps"],
-                      opset_version=opset, dynamo=True, dynamic_shapes=shapes, verbose=False)
-    _write_metadata(path, {
-        "model_type": getattr(network, "model_type", "unknown"),
-        "skeleton": network.skeleton.name,
-        "input_format": getattr(network, "input_format", "rgb_imagenet"),
-        "stride": str(stride),
-    })
+    program = torch.onnx.export(network, (dummy,), None, input_names=["image"], output_names=["pafs", "heatmaps"],
+                                opset_version=opset, dynamo=True, dynamic_shapes=shapes, verbose=False)
+    meta = {"model_type": getattr(network, "model_type", "unknown"), "skeleton": network.skeleton.name,
+            "input_format": getattr(network, "input_format", "rgb_imagenet"), "stride": stride,
+            "input_size": info.get("input_size"), "card": info.get("card"),
+            "model_kwargs": info.get("model_kwargs")}
+    program.model.metadata_props.update(
+        {k: json.dumps(v) if k in _JSON_KEYS else str(v) for k, v in meta.items()})
+    weight_bytes = sum(p.numel() * p.element_size() for p in network.state_dict().values())
+    external = weight_bytes > SINGLE_FILE_LIMIT
+    data = path.with_name(path.name + ".data")
+    data.unlink(missing_ok=True)  # a stale one from an earlier export would look like ours
+    program.save(str(path), external_data=external)
     return path
 
 
-def _write_metadata(path: Path, meta: dict[str, str]) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    for key, value in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, str(value)
-    onnx.save(model, str(path))
-
-
 class OnnxNetwork(nn.Module):
-    """An ONNX Runtime session behind the network interface: ``forward(x) -> (pafs, heatmaps)``."""
+    """An ONNX Runtime session behind the network interface: ``forward(x) -> (pafs, heatmaps)``.
+
+    ``info`` holds what the export's metadata says beyond the interface (input_size, card, model_kwargs),
+    in ``load_model``'s info keys.
+    """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
         super().__init__()
+        require("running an .onnx model", "onnxruntime")
         import onnxruntime as ort
 
         self.path = Path(path)
@@ -73,6 +103,13 @@ class OnnxNetwork(nn.Module):
         self.input_format = meta.get("input_format", "rgb_imagenet")
         self.model_type = meta.get("model_type", "unknown")
         self.stride = int(meta.get("stride", 8))
+        self.info: dict[str, Any] = {"weights": str(self.path), "model_type": self.model_type,
+                                     "source_format": "onnx"}
+        for key in _JSON_KEYS:  # files exported before these keys existed simply lack them
+            try:
+                self.info[key] = json.loads(meta[key]) if key in meta else None
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{self.path}: metadata {key!r} is not valid json ({err})") from None
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pafs, heatmaps = self.session.run(["pafs", "heatmaps"],
@@ -90,24 +127,34 @@ def parity(network: nn.Module, path: str | Path, inputs: torch.Tensor) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     from .assets import resolve_weights
-    from .models import load_model
+    from .models import WeightsError, load_model
 
     parser = argparse.ArgumentParser(prog="python -m ros2_openpose.onnx_export",
-                                     description="Export a checkpoint to ONNX and check parity.")
-    parser.add_argument("weights", help='checkpoint or weights file ("demo" = shipped demo model)')
+                                     description="Export a checkpoint to one self-contained .onnx file and "
+                                                 "check parity with PyTorch.")
+    parser.add_argument("weights", help='checkpoint or weights file, a run folder, or "default"/"demo" '
+                                        "(shipped models)")
     parser.add_argument("output", help="path of the .onnx file to write")
-    parser.add_argument("--input-size", type=int, default=368)
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="default input height the .onnx carries (default: the checkpoint's, else 368)")
     parser.add_argument("--opset", type=int, default=18)
     args = parser.parse_args(argv)
-    network, _ = load_model(resolve_weights(args.weights))
-    path = export_onnx(network, args.output, args.input_size, args.opset)
+    try:
+        require("ONNX export", "onnx", "onnxscript", "onnxruntime")
+        network, info = load_model(resolve_weights(args.weights))
+        if args.input_size:
+            info["input_size"] = args.input_size
+        size = int(info.get("input_size") or 368)
+        path = export_onnx(network, args.output, size, args.opset, info)
+    except (MissingExtra, FileNotFoundError, WeightsError) as err:
+        print(f"onnx_export: error: {err}", file=sys.stderr)
+        return 2
     # Check on a size other than the export size: proves the spatial axes really are dynamic.
-    probe = torch.rand(2, 3, args.input_size, args.input_size + 64)
+    probe = torch.rand(2, 3, size, size + 64)
     diff = parity(network, path, probe)
-    print(json.dumps({"onnx": str(path), "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE}))
+    print(json.dumps({"onnx": str(path), "input_size": size, "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE}))
     return 0 if diff <= PARITY_TOLERANCE else 1
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-

@@ -6,6 +6,8 @@
 #   2. the wheels' exported CMake files re-pointed from their build machine's paths to this venv;
 #   3. colcon build of this package (msg/ -> ros2_openpose.msg) into build/ and install/.
 # With ROS_DISTRO set (a distro sourced) it uses that distro's rclpy, generators and colcon instead.
+# TORCH_CPU=1 installs PyTorch's CPU-only wheels where their index is reachable (tools/torch_index.py),
+# else the default wheels; without it nothing changes.
 # Never `pip install .` here: the colcon install is the only installed copy (docs/ros.md, "Two installs").
 # Re-running skips pip when the requirements and the venv are intact, and colcon when no input of the
 # package changed. Then `source tools/env.sh` for the environment of the node, the demo and the tests.
@@ -64,7 +66,9 @@ if [ "$mode" = ros ]; then
   sys_numpy=$("$python" -c 'import numpy; print(numpy.__version__.split(".")[0])' 2>/dev/null || echo "")
   [ "$sys_numpy" = 1 ] && echo "numpy<2" >"$constraints"
 fi
-want=$(cat "${files[@]}" "$constraints" <(echo "$mode $venv_ver") | sha256sum | cut -d' ' -f1)
+# Empty unless TORCH_CPU=1 and PyTorch's CPU index offers the pinned torch (then it joins the stamp).
+torch_index=$("$vpy" "$root/tools/torch_index.py")
+want=$(cat "${files[@]}" "$constraints" <(echo "$mode $venv_ver${torch_index:+ $torch_index}") | sha256sum | cut -d' ' -f1)
 stamp="$venv/.ros2_openpose-requirements"
 # A stamp alone would miss a package removed by hand: also check that the key modules resolve.
 modules="torch torchvision cv2 numpy munkres pycocotools yaml scipy tqdm tensorboard onnx onnxruntime pytest rosbags.image"
@@ -78,6 +82,18 @@ PY
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && intact; then
   say "packages: up to date ($(since "$t"))"
 else
+  if [ -n "$torch_index" ]; then
+    # torch and torchvision first, from the CPU index; a CUDA build already here is replaced.
+    pins=$(grep -E '^(torch|torchvision)==' "$root/tools/requirements.txt")
+    force=()
+    "$vpy" -c 'import sys, torch; sys.exit(torch.version.cuda is None)' 2>/dev/null && force=(--force-reinstall --no-deps)
+    # shellcheck disable=SC2086
+    if ! "$vpy" -m pip install --disable-pip-version-check "${force[@]}" --index-url "$torch_index" $pins \
+        >"$log/pip-torch-cpu.log" 2>&1; then
+      tail -25 "$log/pip-torch-cpu.log" >&2
+      fail "pip install of the CPU-only torch failed; full log: $log/pip-torch-cpu.log (unset TORCH_CPU for the default wheels)"
+    fi
+  fi
   reqs=(-c "$constraints")
   for f in "${files[@]}"; do reqs+=(-r "$f"); done
   if ! "$vpy" -m pip install --disable-pip-version-check "${reqs[@]}" >"$log/pip.log" 2>&1; then

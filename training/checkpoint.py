@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ros2_openpose.assets import resolve_weights
 from ros2_openpose.models import make_checkpoint
 
 log = logging.getLogger("training")
@@ -69,7 +70,9 @@ def save(obj: dict, path: Path) -> None:
 
 
 def load_resume(path: str | Path) -> dict[str, Any]:
-    """A ``last.pt`` to continue from; a clear error for a file that cannot resume (e.g. a ``best.pt``)."""
+    """A ``last.pt`` (or a run folder's) to continue from; a clear error for a file that cannot resume
+    (e.g. a ``best.pt``)."""
+    path = resolve_weights(path, run_file="last.pt")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     missing = [k for k in RESUME_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:

@@ -24,6 +24,7 @@ from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
 
+from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.people import to_coco_results
@@ -106,7 +107,8 @@ def format_table(metrics: dict[str, float], names: Sequence[str] = METRIC_NAMES[
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n")[0])
-    p.add_argument("--weights", required=True, help="checkpoint or any file load_model reads")
+    p.add_argument("--weights", required=True,
+                   help='checkpoint, any file load_model reads, a run folder (its best.pt), or "default"/"demo"')
     p.add_argument("--images", required=True, help="image folder of the COCO-format set")
     p.add_argument("--annotations", required=True, help="COCO keypoint json of the set")
     p.add_argument("--out", required=True, help="folder for metrics.json and results.json")
@@ -128,12 +130,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     config = DecodeConfig().updated(**changes)
-    estimator = PoseEstimator(weights=args.weights, device=args.device, fp16=not args.no_fp16,
+    try:
+        weights = resolve_weights(args.weights)
+    except FileNotFoundError as err:
+        raise SystemExit(f"training.evaluate: error: {err}") from None
+    estimator = PoseEstimator(weights=weights, device=args.device, fp16=not args.no_fp16,
                               input_size=args.input_size, scales=tuple(args.scales), config=config)
     metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    report = {"weights": str(args.weights), "images": str(args.images), "annotations": str(args.annotations),
+    report = {"weights": str(weights), "images": str(args.images), "annotations": str(args.annotations),
               "input_size": estimator.input_size, "scales": list(args.scales), "decode": config.as_dict(),
               "detections": len(results), "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ros2_openpose.assets import resolve_weights
 from ros2_openpose.models import LightNet, build_model, load_model
 from ros2_openpose.models.vgg import VGG19_LAYERS
 
@@ -70,7 +71,7 @@ def build_network(cfg: dict, resume: dict[str, Any] | None = None) -> tuple[nn.M
         net, _ = load_model(resume, "cpu")
         return net.train(), pretrained
     if mcfg["init_weights"]:
-        net, info = load_model(mcfg["init_weights"], "cpu")
+        net, info = load_model(resolve_weights(mcfg["init_weights"]), "cpu")
         if net.model_type != mcfg["type"]:
             raise ValueError(f"init_weights {mcfg['init_weights']} holds a {net.model_type} network, "
                              f"config says {mcfg['type']}")
