@@ -30,6 +30,8 @@ import numpy as np
 
 #: The graph's input and output tensors (from the manifest's signature).
 INPUT, OUTPUT = "input:0", "Identity:0"
+#: TFJS's fused convolutions and the plain TensorFlow op each one starts with.
+FUSED_CONVS = {"_FusedConv2D": "Conv2D", "FusedDepthwiseConv2dNative": "DepthwiseConv2dNative"}
 #: People whose box score is below this are dropped (as in the shipped detections).
 MIN_SCORE = 0.2
 
@@ -61,11 +63,43 @@ def load_graph(manifest: str | Path) -> Any:
     for node in graph_def.node:
         if node.op == "Const" and node.name in arrays:
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(arrays[node.name]))
+
+    nodes = [part for node in graph_def.node for part in unfuse(node)]
+    del graph_def.node[:]
+    graph_def.node.extend(nodes)
     graph = tf.Graph()
     with graph.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     session = tf.compat.v1.Session(graph=graph)
     return lambda image: session.run(OUTPUT, {INPUT: image})
+
+
+def unfuse(node: Any) -> list[Any]:
+    """TFJS's fused convolutions (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``: conv + BiasAdd +
+    activation in one node, the latter not a TensorFlow op at all) as the plain ops they stand for; the
+    last one keeps the node's name so that its consumers find it."""
+    if node.op not in FUSED_CONVS:
+        return [node]
+    from tensorflow.core.framework import node_def_pb2
+
+    steps = [s.decode() for s in node.attr["fused_ops"].list.s]
+    conv = node_def_pb2.NodeDef(name=f"{node.name}/conv", op=FUSED_CONVS[node.op], input=node.input[:2])
+    for key in ("T", "strides", "padding", "dilations", "data_format", "explicit_paddings"):
+        if key in node.attr:
+            conv.attr[key].CopyFrom(node.attr[key])
+    if conv.attr["padding"].s != b"EXPLICIT":
+        conv.attr.pop("explicit_paddings", None)
+    out, last = [conv], conv.name
+    for i, step in enumerate(steps):
+        name = node.name if i == len(steps) - 1 else f"{node.name}/{step}"
+        args = [last, node.input[2]] if step == "BiasAdd" else [last]
+        op = node_def_pb2.NodeDef(name=name, op=step, input=args)
+        op.attr["T"].CopyFrom(node.attr["T"])
+        out.append(op)
+        last = name
+    if not steps:
+        conv.name = node.name
+    return out
 
 
 def detect(run: Any, bgr: np.ndarray, long_side: int = 256) -> list[dict[str, Any]]:
