@@ -182,8 +182,8 @@ def _trt_pose(folder: Path) -> PeerDecoder:
             kps = np.zeros((18, 3), np.float32)
             for k in range(18):
                 j = int(obj[k])
-                if j >= 0:
-                    y, x = (float(v) for v in peaks[0, k, j])
+                y, x = (float(v) for v in peaks[0, k, max(j, 0)])
+                if j >= 0 and np.isfinite(x) and np.isfinite(y):
                     kps[k, :2] = box.to_image([x * w - 0.5, y * h - 0.5])
                     kps[k, 2] = float(_cell(heatmaps[k], y, x))
             if (kps[:, 2] > 0).any():
@@ -196,4 +196,6 @@ def _trt_pose(folder: Path) -> PeerDecoder:
 def _cell(heatmap: np.ndarray, y: float, x: float) -> float:
     """The heatmap value of the cell a normalised (y, x) position falls in."""
     h, w = heatmap.shape
-    return heatmap[min(int(y * h), h - 1), min(int(x * w), w - 1)]
+    if not (np.isfinite(y) and np.isfinite(x)):  # its centroid refinement divides by a sum that can be 0
+        return 0.0
+    return heatmap[int(np.clip(y * h, 0, h - 1)), int(np.clip(x * w, 0, w - 1))]
