@@ -116,18 +116,18 @@ def choose_backend(network: nn.Module, weights: Any, backend: str, device: torch
         if backend == "onnxruntime":
             raise ValueError("backend='onnxruntime' runs on the CPU here; pass device='cpu' or an .onnx file")
         return network, "torch", f"{device.type} device: PyTorch"
-    fast = ChannelsLast(network).eval()
     if backend == "torch":
-        return fast, "torch", "asked for: PyTorch, channels_last"
+        return ChannelsLast(network).eval(), "torch", "asked for: PyTorch, channels_last"
     twin = onnx_twin(weights)
     if twin is None and backend == "auto":
-        return fast, "torch", ("no ONNX twin of these weights to compare with (python -m "
+        return ChannelsLast(network).eval(), "torch", ("no ONNX twin of these weights to compare with (python -m "
                                "ros2_openpose.onnx_export WEIGHTS WEIGHTS.onnx makes one): PyTorch, channels_last")
     if twin is None:
         if not isinstance(weights, (str, Path)):
             raise ValueError("backend='onnxruntime' needs weights given as a file (to export once)")
         twin = export_onnx(network, _cache_path(Path(weights)), input_size=probe_hw[0])
     runner = onnx_network(twin, threads)
+    fast = ChannelsLast(network).eval()  # after the export: it converts the weights in place
     x = torch.rand(1, 3, *probe_hw)
     diff = _difference(network, runner, x)
     if diff > PARITY_TOLERANCE:
