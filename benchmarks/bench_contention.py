@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import statistics
 import sys
 import time
 import warnings
@@ -30,6 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_decode import median_ms  # noqa: E402
 from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 
@@ -47,16 +47,6 @@ def hog(stop: mp.Event) -> None:
     while not stop.is_set():
         for _ in range(100_000):
             x += 1
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def measure(cases: dict, repeats: int, hogs: int) -> dict[str, float]:
