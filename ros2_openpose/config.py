@@ -20,7 +20,8 @@ class DecodeConfig:
     min_person_score: float = 0.2   # people whose mean part+limb score is below this are dropped
     use_extra_pafs: bool = True     # use the redundant limbs as evidence that confirms or merges
     paf_min_fraction: float = 0.8   # fraction of line samples above paf_threshold a limb needs
-    max_peaks: int = 32             # top-k peaks kept per keypoint type
+    max_peaks: int = 1024           # cap on peaks kept per keypoint type (all are kept below it; a warning
+                                    # says when it binds)
     max_limb_length: float = 0.5    # limbs longer than this fraction of the image height are penalised
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
 
@@ -31,7 +32,7 @@ class DecodeConfig:
         "min_parts": (1, 100),
         "min_person_score": (0.0, 1.0),
         "paf_min_fraction": (0.0, 1.0),
-        "max_peaks": (1, 1024),
+        "max_peaks": (1, 4096),
         "max_limb_length": (0.01, 10.0),
     }
 

@@ -2,18 +2,17 @@
 
 ``decode(heatmaps, pafs, skeleton, config, stride)`` takes the raw maps of one image as the network
 emits them, ``(K+1, h, w)`` heatmaps (background last) and ``(2L, h, w)`` PAFs at ``stride`` input
-pixels per cell, numpy arrays or torch tensors on any device, and returns people with keypoints in
-input pixels.  Cell ``(i, j)`` is centred on input pixel ``(stride*j + (stride-1)/2,
+pixels per cell, numpy arrays or torch tensors (CUDA ones are copied to the host: the decode is a
+CPU algorithm, numpy on the calling thread), and returns people with keypoints in input pixels.  Cell ``(i, j)`` is centred on input pixel ``(stride*j + (stride-1)/2,
 stride*i + (stride-1)/2)``: the point an align_corners=False upsampling by ``stride`` puts there.
 
 Steps (docs/decoding.md explains the choices and has the timings):
 
-1. peaks (``peaks.py``) on the device: NMS on the coarse heatmaps, log-parabola sub-cell fit
+1. peaks (``peaks.py``): NMS on the coarse heatmaps, every peak kept, log-parabola sub-cell fit
    (``config.upsample_heatmaps`` instead upsamples the heatmaps bicubically by ``stride`` first);
-2. the small peak tensors go to the host;
-3. limb candidates (``limbs.py``): every pair of every limb scored on the device by bilinear
-   samples of the coarse PAFs; Munkres-optimal one-to-one matching per limb on the host;
-4. people (``people.py``): greedy assembly across limbs, extra limbs as evidence.
+2. limb candidates (``limbs.py``): every pair of every limb scored by bilinear samples of the
+   coarse PAFs; Munkres-optimal one-to-one matching per limb;
+3. people (``people.py``): greedy assembly across limbs, extra limbs as evidence.
 """
 from __future__ import annotations
 
@@ -30,14 +29,14 @@ from .people import Person, assemble
 from .skeletons import Skeleton, get_skeleton
 
 
-def as_tensor(maps: Any) -> torch.Tensor:
-    """A float tensor view of numpy / torch maps, on the device they are on (no copy when possible)."""
+def as_array(maps: Any) -> np.ndarray:
+    """Float32 numpy maps on the host (a view when they already are; CUDA maps are copied over)."""
     if isinstance(maps, torch.Tensor):
-        return maps.detach() if maps.dtype == torch.float32 else maps.detach().float()
-    return torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32))
+        return maps.detach().to("cpu", torch.float32).numpy()
+    return np.ascontiguousarray(maps, dtype=np.float32)
 
 
-def _check(heatmaps: torch.Tensor, pafs: torch.Tensor, skeleton: Skeleton) -> None:
+def _check(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton) -> None:
     k, c = skeleton.num_keypoints, skeleton.num_pafs
     if heatmaps.shape[-3] not in (k, k + 1):
         raise ValueError(f"{skeleton.name} needs {k + 1} heatmap channels (K + background), "
@@ -49,21 +48,22 @@ def _check(heatmaps: torch.Tensor, pafs: torch.Tensor, skeleton: Skeleton) -> No
                          "must share their grid")
 
 
-def batch_peaks(heatmaps: torch.Tensor, k: int, config: DecodeConfig, stride: int) -> Peaks:
+def batch_peaks(heatmaps: np.ndarray, k: int, config: DecodeConfig, stride: int) -> Peaks:
     """Peaks of ``(B, K(+1), h, w)`` heatmaps in input pixels (see ``config.upsample_heatmaps``)."""
     maps = heatmaps[:, :k]
     if config.upsample_heatmaps and stride > 1:
         # align_corners=False puts cell j's value at pixel stride*j + (stride-1)/2, our convention.
-        maps = F.interpolate(maps, scale_factor=stride, mode="bicubic", align_corners=False)
-        return find_peaks(maps, config.heatmap_threshold, config.max_peaks, stride=1.0)
+        up = F.interpolate(torch.from_numpy(np.ascontiguousarray(maps)), scale_factor=stride, mode="bicubic",
+                           align_corners=False)
+        return find_peaks(up.numpy(), config.heatmap_threshold, config.max_peaks, stride=1.0)
     return find_peaks(maps, config.heatmap_threshold, config.max_peaks, stride=float(stride))
 
 
 def decode(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: DecodeConfig = DecodeConfig(),
            stride: int = 8) -> list[Person]:
     """People in one image's maps, keypoints in input pixels, best score first."""
-    hm, pf = as_tensor(heatmaps), as_tensor(pafs)
-    if hm.dim() != 3 or pf.dim() != 3:
+    hm, pf = as_array(heatmaps), as_array(pafs)
+    if hm.ndim != 3 or pf.ndim != 3:
         raise ValueError(f"decode takes (C, h, w) maps, got {tuple(hm.shape)} and {tuple(pf.shape)}")
     return decode_batch(hm[None], pf[None], skeleton, config, stride)[0]
 
@@ -73,8 +73,8 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
     """People per image of ``(B, K+1, h, w)`` heatmaps and ``(B, 2L, h, w)`` PAFs (peaks in one pass)."""
     skeleton = get_skeleton(skeleton)
     config = config.validated()
-    hm, pf = as_tensor(heatmaps), as_tensor(pafs)
-    if hm.dim() != 4 or pf.dim() != 4 or hm.shape[0] != pf.shape[0]:
+    hm, pf = as_array(heatmaps), as_array(pafs)
+    if hm.ndim != 4 or pf.ndim != 4 or hm.shape[0] != pf.shape[0]:
         raise ValueError(f"decode_batch takes (B, C, h, w) maps, got {tuple(hm.shape)} and "
                          f"{tuple(pf.shape)}")
     _check(hm, pf, skeleton)
@@ -82,11 +82,9 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
         return []
     if hm.shape[-1] == 0 or hm.shape[-2] == 0:
         return [[] for _ in range(hm.shape[0])]
-    pf = pf.to(hm.device)
     k = skeleton.num_keypoints
     peaks = batch_peaks(hm, k, config, stride)
-    counts = peaks.valid.sum(-1).cpu().numpy()  # (B, K); valid peaks come first in each row
-    host = peaks.to("cpu")
+    counts = peaks.counts  # (B, K); valid peaks come first in each row
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
     ends = np.array([skeleton.limbs[i] for i in limb_ids], dtype=np.int64).reshape(-1, 2)
     results = []
@@ -95,10 +93,9 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
         if p == 0:
             results.append([])
             continue
-        scores = score_limbs(pf[b], peaks.xy[b, :, :p], peaks.valid[b, :, :p], skeleton, limb_ids,
-                             config, float(stride))
-        matches = match_limbs(scores.cpu().numpy(), counts[b][ends[:, 0]], counts[b][ends[:, 1]])
-        results.append(assemble(host.xy[b, :, :p].numpy(), host.score[b, :, :p].numpy(), counts[b],
-                                matches, limb_ids, skeleton, config))
+        xy, score = peaks.xy[b, :, :p], peaks.score[b, :, :p]
+        scores = score_limbs(pf[b], xy, peaks.valid[b, :, :p], skeleton, limb_ids, config, float(stride))
+        matches = match_limbs(scores, counts[b][ends[:, 0]], counts[b][ends[:, 1]], score[ends[:, 0]],
+                              score[ends[:, 1]])
+        results.append(assemble(xy, score, counts[b], matches, limb_ids, skeleton, config))
     return results
-

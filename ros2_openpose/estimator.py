@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .backend import choose_backend, onnx_network
 from .config import DecodeConfig
 from .decode import decode
 from .image import as_bgr
@@ -22,7 +23,7 @@ from .maps import infer_maps
 from .models import load_model, resolve_device
 from .people import Person, keypoint_bbox
 from .skeletons import Skeleton, get_skeleton
-from .tensor import Letterbox, get_input_format, to_tensor_batch
+from .tensor import Letterbox, fit, get_input_format, to_tensor_batch
 
 
 class PoseEstimator:
@@ -34,20 +35,25 @@ class PoseEstimator:
     is given, its ``input_format`` defaults to ``"rgb_imagenet"``).  ``device="auto"`` picks CUDA when
     available; ``fp16`` only applies on CUDA.  ``input_size`` is the network input height (368 or
     184); ``scales`` multiply it, the first is the base whose map grid the others are averaged onto.
-    ``config`` may be replaced at any time (the next call uses the new one).
+    ``config`` may be replaced at any time (the next call uses the new one).  ``backend``
+    ("auto", "torch", "onnxruntime") picks the runtime on a CPU (``backend.py``: auto keeps the faster
+    of PyTorch channels_last and the weights' ONNX twin, measured here); ``info["backend"]`` and
+    ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``: ONNX Runtime's intra-op
+    threads (default: as many as PyTorch uses).
     """
 
     def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
                  skeleton: str | Skeleton | None = None, device: str | torch.device = "auto",
                  fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
-                 config: DecodeConfig = DecodeConfig()) -> None:
+                 config: DecodeConfig = DecodeConfig(), backend: str = "auto",
+                 cpu_threads: int | None = None) -> None:
         if (weights is None) == (network is None):
             raise ValueError("PoseEstimator needs exactly one of weights= or network=")
         self.device = resolve_device(device)
         model_info: dict[str, Any] = {}
         if weights is not None:
             if isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
-                network = self._onnx_network(Path(weights))
+                network = onnx_network(Path(weights), cpu_threads, self.device.type == "cuda")
                 model_info = dict(network.info)  # the export's metadata: input size, card, ...
             else:
                 network, model_info = load_model(weights, self.device)
@@ -69,7 +75,9 @@ class PoseEstimator:
         self.scales = tuple(float(s) for s in scales)
         if not self.scales or any(not s > 0 for s in self.scales):
             raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales}")
-        self.network = network.to(self.device).eval()
+        probe = (self.input_size, fit((3, 4), self.input_size, self.stride).padded_size[1])  # 4:3
+        self.network, backend_name, backend_reason = choose_backend(
+            network.to(self.device).eval(), weights, backend, self.device, probe, cpu_threads)
         self.fp16 = bool(fp16) and self.device.type == "cuda"
         self.config = config
         self.info: dict[str, Any] = {
@@ -78,7 +86,7 @@ class PoseEstimator:
             "weights": model_info.get("weights"), "input_format": self.input_format,
             "input_size": self.input_size, "scales": self.scales, "fp16": self.fp16, "stride": self.stride,
             "parameters": sum(p.numel() for p in self.network.parameters()),
-            "card": model_info.get("card"),
+            "card": model_info.get("card"), "backend": backend_name, "backend_reason": backend_reason,
         }
 
     @property
@@ -91,12 +99,6 @@ class PoseEstimator:
             raise TypeError(f"config must be a DecodeConfig, got {type(value).__name__}")
         # One attribute store: a call in flight keeps the config it started with.
         self._config = value.validated()
-
-    def _onnx_network(self, path: Path) -> nn.Module:
-        from .onnx_export import OnnxNetwork
-
-        cuda = self.device.type == "cuda"
-        return OnnxNetwork(path, ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else None)
 
     def warmup(self, image_size: tuple[int, int] | None = None, iterations: int = 1) -> float:
         """Run the full pipeline on a black image (default 4:3 at input_size) so that lazy CUDA/cuDNN

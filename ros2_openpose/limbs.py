@@ -12,8 +12,8 @@ gives negative samples and never connects.  A candidate is kept when
 
 The PAFs are sampled bilinearly straight from the network's coarse grid (cell centres at
 ``stride*j + (stride-1)/2``), which equals sampling the bilinearly upsampled map without computing
-it.  Every pair of every limb is scored at once on the maps' device; only the small
-``(limbs, P, P)`` score tensor goes to the host, where each limb is matched one-to-one.
+it.  Every pair of every limb is scored at once (numpy, vectorised over pairs and samples); then
+each limb is matched one-to-one.
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
-import torch
 from scipy.optimize import linear_sum_assignment
 
 from .config import DecodeConfig
@@ -39,84 +38,120 @@ EXTRA_PROBES = 2
 #: Below this many candidate pairs one full pass is cheaper than two (per-operation overhead wins;
 #: measured: ~5 people).
 PRUNE_FROM_PAIRS = 600
+#: Candidate pairs scored at once (bounds the sample arrays to a few tens of MB).
+PAIRS_PER_BLOCK = 1 << 16
 
 
-def score_limbs(pafs: torch.Tensor, xy: torch.Tensor, valid: torch.Tensor, skeleton: Skeleton,
-                limb_ids: Sequence[int], config: DecodeConfig, stride: float = 8.0) -> torch.Tensor:
+def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: Skeleton,
+                limb_ids: Sequence[int], config: DecodeConfig, stride: float = 8.0) -> np.ndarray:
     """Scores ``(len(limb_ids), P, P)`` of every candidate pair; 0 where a pair is rejected.
 
-    ``pafs`` is ``(2L, h, w)`` on any device, ``xy`` ``(K, P, 2)`` peak positions in input pixels and
-    ``valid`` ``(K, P)`` (on the same device).  Entry ``[n, i, j]`` scores peak ``i`` of limb
-    ``limb_ids[n]``'s part A with peak ``j`` of its part B.
+    ``pafs`` is ``(2L, h, w)`` float32, ``xy`` ``(K, P, 2)`` peak positions in input pixels and
+    ``valid`` ``(K, P)``.  Entry ``[n, i, j]`` scores peak ``i`` of limb ``limb_ids[n]``'s part A
+    with peak ``j`` of its part B.
 
     Two passes keep the work near the number of true limbs rather than of all pairs (which grows
     with the square of the people): the first samples a few of each pair's own sample points, more
     than the fraction test lets fail, and drops the pairs where too many fail already (exact: those
     points are among the full set); the second samples the survivors fully.
     """
-    device = pafs.device
     n_limbs, p = len(limb_ids), xy.shape[1]
-    scores = torch.zeros((n_limbs, p, p), dtype=torch.float32, device=device)
+    scores = np.zeros((n_limbs, p, p), np.float32)
     if n_limbs == 0 or p == 0:
         return scores
-    ends, offsets = _limb_tensors(skeleton, tuple(limb_ids), pafs.shape[-2] * pafs.shape[-1], device)
-    # Candidates: only the pairs of valid peaks (one host sync to know how many there are).
+    ends, offsets = _limb_arrays(skeleton, tuple(limb_ids), pafs.shape[-2] * pafs.shape[-1])
+    # Candidates: only the pairs of valid peaks.
     pair_ok = valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :]
-    limb, ia, ib = pair_ok.nonzero(as_tuple=True)
-    if limb.numel() == 0:
+    limb, ia, ib = np.nonzero(pair_ok)
+    if limb.size == 0:
         return scores
+    # In blocks of pairs: memory stays bounded however large the crowd (all pairs of 500 people at
+    # once took 21 GB).
+    for start in range(0, limb.size, PAIRS_PER_BLOCK):
+        block = slice(start, start + PAIRS_PER_BLOCK)
+        _score_pairs(scores, pafs, xy, ends, offsets, limb[block], ia[block], ib[block], skeleton, limb_ids,
+                     config, stride)
+    return scores
+
+
+def _score_pairs(scores: np.ndarray, pafs: np.ndarray, xy: np.ndarray, ends: np.ndarray, offsets: np.ndarray,
+                 limb: np.ndarray, ia: np.ndarray, ib: np.ndarray, skeleton: Skeleton, limb_ids: Sequence[int],
+                 config: DecodeConfig, stride: float) -> None:
+    """Score the candidate pairs ``(limb, ia, ib)`` into ``scores`` (see ``score_limbs``)."""
     a = xy[ends[limb, 0], ia]  # (M, 2)
     d = xy[ends[limb, 1], ib] - a
-    length = torch.linalg.vector_norm(d, dim=1)
-    n = (length / stride * SAMPLES_PER_CELL).ceil().clamp(MIN_SAMPLES, MAX_SAMPLES)
+    length = np.hypot(d[:, 0], d[:, 1])
+    n = np.clip(np.ceil(length / stride * SAMPLES_PER_CELL), MIN_SAMPLES, MAX_SAMPLES)
     # (6, M) per pair: start, step (cell units), unit vector; rows stay contiguous so that (M, 1)
     # broadcasts are cheap.  (2, M): where the pair's x / y PAF channels start in the flat maps.
     half = (stride - 1) / 2.0
-    geometry = torch.cat(((a.T - half) / stride, d.T / stride, d.T / length.clamp_min(1e-6)))
+    geometry = np.concatenate(((a.T - half) / stride, d.T / stride, d.T / np.maximum(length, 1e-6)))
     channels = offsets[:, limb]
-    flat = pafs.reshape(-1)
+    flat = np.ascontiguousarray(pafs, np.float32).reshape(-1)
     hw = pafs.shape[1:]
 
-    # Pass 1: q evenly spread samples, EXTRA_PROBES more than the fraction test lets fail.
-    allowed = n - (n * config.paf_min_fraction - 1e-6).ceil()
-    q = int(allowed.max().item()) + 1 + EXTRA_PROBES
-    if q < int(n.max().item()) and limb.numel() >= PRUNE_FROM_PAIRS:
-        j = torch.arange(1, q + 1, device=device, dtype=torch.float32)
-        index = ((n[:, None] - 1) * (j / (q + 1))).round()  # sample numbers among the pair's n
-        fails = line_dots(flat, hw, geometry, channels, index / (n[:, None] - 1)) <= config.paf_threshold
+    # Pass 1: q evenly spread samples, EXTRA_PROBES more than the fraction test lets fail, each
+    # looked up in a map of where a sample can pass at all (one gather instead of eight).
+    allowed = n - np.ceil(n * config.paf_min_fraction - 1e-6)
+    q = int(allowed.max()) + 1 + EXTRA_PROBES
+    if q < int(n.max()) and limb.size >= PRUNE_FROM_PAIRS:
+        j = np.arange(1, q + 1, dtype=np.float32)
+        index = np.round((n[:, None] - 1) * (j / (q + 1)))  # sample numbers among the pair's n
+        possible = _possible(pafs, skeleton, tuple(limb_ids), config.paf_threshold)
+        fails = ~_lookup(possible, limb, geometry, index / (n[:, None] - 1))
         fails[:, 1:] &= index[:, 1:] != index[:, :-1]  # a short pair may get a sample twice: count once
-        alive = (fails.sum(1) <= allowed).nonzero(as_tuple=True)[0]
-        if alive.numel() == 0:
-            return scores
+        alive = np.flatnonzero(fails.sum(1) <= allowed)
+        if alive.size == 0:
+            return
         limb, ia, ib, n, length = limb[alive], ia[alive], ib[alive], n[alive], length[alive]
         geometry, channels = geometry[:, alive], channels[:, alive]
 
     # Pass 2: all n samples of the survivors.
-    steps = torch.arange(int(n.max().item()), device=device, dtype=torch.float32)
+    steps = np.arange(int(n.max()), dtype=np.float32)
     used = steps[None, :] < n[:, None]  # (M', S): the first n[m] samples of pair m
-    dots = line_dots(flat, hw, geometry, channels, (steps[None, :] / (n[:, None] - 1)).clamp(max=1.0))
+    dots = line_dots(flat, hw, geometry, channels, np.minimum(steps[None, :] / (n[:, None] - 1), 1.0))
     supported = ((dots > config.paf_threshold) & used).sum(1) / n
     mean = (dots * used).sum(1) / n
     height = hw[0] * stride
-    penalty = (config.max_limb_length * height / length.clamp_min(1e-6) - 1.0).clamp(max=0.0)
+    penalty = np.minimum(config.max_limb_length * height / np.maximum(length, 1e-6) - 1.0, 0.0)
     score = mean + penalty
     ok = (supported >= config.paf_min_fraction) & (score > 0) & (score >= config.match_threshold) \
         & (length > 1e-6)
-    scores[limb, ia, ib] = torch.where(ok, score, torch.zeros_like(score))
-    return scores
+    scores[limb, ia, ib] = np.where(ok, score, 0.0)
 
 
 @lru_cache(maxsize=64)
-def _limb_tensors(skeleton: Skeleton, limb_ids: tuple[int, ...], cells: int,
-                  device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _limb_arrays(skeleton: Skeleton, limb_ids: tuple[int, ...], cells: int) -> tuple[np.ndarray, np.ndarray]:
     """Per used limb: its end parts ``(L, 2)``, and where its x / y PAF start in the flat maps ``(2, L)``."""
-    ends = torch.tensor([skeleton.limbs[i] for i in limb_ids], dtype=torch.long).reshape(-1, 2).to(device)
-    channels = torch.tensor([skeleton.paf_channels[i] for i in limb_ids], dtype=torch.long).reshape(-1, 2)
-    return ends, (channels.T * cells).to(device)
+    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    channels = np.array([skeleton.paf_channels[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    return ends, channels.T * cells
 
 
-def line_dots(flat: torch.Tensor, hw: Sequence[int], geometry: torch.Tensor, channels: torch.Tensor,
-              t: torch.Tensor) -> torch.Tensor:
+def _possible(pafs: np.ndarray, skeleton: Skeleton, limb_ids: tuple[int, ...], threshold: float) -> np.ndarray:
+    """``(L, h, w)`` bool: can a sample whose bilinear cell block starts at cell (i, j) exceed ``threshold``?
+
+    A bilinear blend of four vectors is no longer than the longest of them, and its dot product with
+    a unit vector no larger, so where no corner's PAF is longer than the threshold every sample fails.
+    """
+    channels = np.array([skeleton.paf_channels[i] for i in limb_ids]).T
+    norm = np.hypot(pafs[channels[0]], pafs[channels[1]]) > threshold
+    block = norm.copy()
+    block[:, :, :-1] |= norm[:, :, 1:]   # the corner to the right (clamped at the border)
+    block[:, :-1] |= block[:, 1:]        # and the row below
+    return block
+
+
+def _lookup(possible: np.ndarray, limb: np.ndarray, geometry: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``possible`` at the cell block of each sample ``start + t * step`` (positions as in ``line_dots``)."""
+    _, h, w = possible.shape
+    x = np.clip(geometry[0, :, None] + t * geometry[2, :, None], 0, w - 1).astype(np.int64)
+    y = np.clip(geometry[1, :, None] + t * geometry[3, :, None], 0, h - 1).astype(np.int64)
+    return possible.reshape(-1)[(limb[:, None] * h + y) * w + x]
+
+
+def line_dots(flat: np.ndarray, hw: Sequence[int], geometry: np.ndarray, channels: np.ndarray,
+              t: np.ndarray) -> np.ndarray:
     """``dot(PAF(start + t*step), unit)`` ``(M, S)``, the PAF sampled bilinearly from the coarse grid.
 
     ``flat`` is the PAF maps flattened; ``geometry`` rows are start x, y and step x, y in cell units
@@ -126,19 +161,20 @@ def line_dots(flat: torch.Tensor, hw: Sequence[int], geometry: torch.Tensor, cha
     rather than its vector.
     """
     h, w = int(hw[0]), int(hw[1])
-    x = torch.addcmul(geometry[0, :, None], t, geometry[2, :, None]).clamp_(0, w - 1)
-    y = torch.addcmul(geometry[1, :, None], t, geometry[3, :, None]).clamp_(0, h - 1)
-    x0, y0 = x.floor(), y.floor()
-    fx, fy = x - x0, y - y0
-    x0, y0 = x0.long(), y0.long()
-    x1, y1 = (x0 + 1).clamp_(max=w - 1), (y0 + 1).clamp_(max=h - 1)
+    x = np.clip(geometry[0, :, None] + t * geometry[2, :, None], 0, w - 1)
+    y = np.clip(geometry[1, :, None] + t * geometry[3, :, None], 0, h - 1)
+    x0, y0 = np.floor(x), np.floor(y)
+    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
+    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
     row0 = y0 * w + channels[0, :, None]
     row1 = y1 * w + channels[0, :, None]
-    ix = torch.stack((row0 + x0, row0 + x1, row1 + x0, row1 + x1))  # (4, M, S): x channel
-    iy = ix + (channels[1] - channels[0])[:, None]                    # same cells, y channel
-    v = flat.take(torch.stack((ix, iy)))                              # (2, 4, M, S)
-    d00, d01, d10, d11 = (v[0] * geometry[4, :, None] + v[1] * geometry[5, :, None]).unbind(0)
-    return torch.lerp(torch.lerp(d00, d01, fx), torch.lerp(d10, d11, fx), fy)
+    ix = np.stack((row0 + x0, row0 + x1, row1 + x0, row1 + x1))  # (4, M, S): x channel
+    iy = ix + (channels[1] - channels[0])[:, None]                # same cells, y channel
+    ux, uy = geometry[4, :, None].astype(np.float32), geometry[5, :, None].astype(np.float32)
+    d00, d01, d10, d11 = flat[ix] * ux + flat[iy] * uy
+    top = d00 + (d01 - d00) * fx
+    return top + (d10 + (d11 - d10) * fx - top) * fy
 
 
 def match_scipy(scores: np.ndarray) -> list[tuple[int, int, float]]:
@@ -169,17 +205,27 @@ MATCHERS = {"scipy": match_scipy, "munkres": match_munkres}
 
 
 def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[int],
+                confidence_a: np.ndarray | None = None, confidence_b: np.ndarray | None = None,
                 matcher: str = "scipy") -> list[list[tuple[int, int, float]]]:
-    """Per limb, the one-to-one matches of its ``(counts_a[n], counts_b[n])`` score block.
+    """Per limb, the one-to-one matches ``(i, j, PAF score)`` of its ``(counts_a[n], counts_b[n])`` block.
+
+    With ``confidence_a`` / ``confidence_b`` ``(L, P)`` (the end peaks' heatmap values), the matching
+    maximises ``score * sqrt(confidence_a * confidence_b)`` instead of the PAF score alone.  Without
+    them, a weak spurious peak lying on a limb's PAF (noise, a blurred neighbour) pairs with the limb's
+    other end as well as the true peak does, and since every extra match adds to the total, it takes
+    the true peak's partner and splits the person; on the benchmark's noisy maps that cost 0.21 of the
+    ceiling at native resolution (docs/decoding.md).  The returned score stays the PAF score.
 
     scipy's ``linear_sum_assignment`` is the default: it solves the same problem as Munkres exactly
     (test_decode checks identical assignments) in C: 0.26 ms instead of 1.2 ms for 10 people with
     the pure-Python ``munkres`` package, and the gap grows with the crowd.
     """
     match = MATCHERS[matcher]
+    weights = scores
+    if confidence_a is not None and confidence_b is not None:
+        weights = scores * np.sqrt(np.maximum(confidence_a[:, :, None] * confidence_b[:, None, :], 0.0))
     out = []
     for n in range(scores.shape[0]):
-        block = scores[n, :counts_a[n], :counts_b[n]]
-        out.append(match(block))
+        block = weights[n, :counts_a[n], :counts_b[n]]
+        out.append([(i, j, float(scores[n, i, j])) for i, j, _ in match(block)])
     return out
-

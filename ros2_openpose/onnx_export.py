@@ -88,13 +88,13 @@ class OnnxNetwork(nn.Module):
     in ``load_model``'s info keys.
     """
 
-    def __init__(self, path: str | Path, providers: list[str] | None = None) -> None:
+    def __init__(self, path: str | Path, providers: list[str] | None = None, options: Any = None) -> None:
         super().__init__()
         require("running an .onnx model", "onnxruntime")
         import onnxruntime as ort
 
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(self.path),
+        self.session = ort.InferenceSession(str(self.path), options,
                                             providers=providers or ["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         if "skeleton" not in meta:

@@ -1,21 +1,21 @@
-"""Heatmaps -> peaks: max-pool NMS, top-k per part and sub-cell refinement, all parts at once.
+"""Heatmaps -> peaks: 3x3 NMS, every peak kept (up to a cap that warns), sub-cell refinement.
 
-Everything runs on the maps' device in a handful of tensor ops; the result is a few ``(B, K, P)``
-tensors that the caller moves to the host (the only data of the heatmaps that leaves the device).
+numpy on the host, vectorised over all parts and images at once: numpy's element-wise operations
+run on the calling thread, so the decode neither pays torch's per-operation overhead (~5-10 us a
+call, most of the decode's time on small maps) nor waits for torch's intra-op thread pool, which
+collapses when other processes load the cores (docs/decoding.md, "Speed").
 
 Refinement fits a parabola to the log of the three values across the peak in x and in y: a
 Gaussian's log is a parabola, so on a Gaussian heatmap this recovers the centre exactly from the
-coarse grid (the idea of "distribution-aware" decoding, DARK, Zhang et al. 2020).  That is why the
-decoder does not upsample the heatmaps by default: NMS on a bicubically upsampled map is both less
-precise (interpolation does not put a narrow Gaussian's maximum back where it was) and ~100x slower
-on a CPU (docs/decoding.md has the numbers).
+coarse grid, which is both faster and more precise than upsampling the maps first (docs/decoding.md
+has the numbers).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
-import torch
-import torch.nn.functional as F
+import numpy as np
 
 #: log() of values below this is clamped, so a neighbour that is 0 (Gaussian cut) stays finite.
 LOG_FLOOR = 1e-4
@@ -27,77 +27,112 @@ class Peaks:
 
     ``xy`` is ``(B, K, P, 2)`` in input pixels, ``score`` ``(B, K, P)`` the heatmap value at the
     peak cell, ``valid`` ``(B, K, P)`` bool.  Valid entries come first in every ``(b, k)`` row.
+    ``dropped`` counts the local maxima left out by the ``max_peaks`` cap (0: every one was kept).
     """
 
-    xy: torch.Tensor
-    score: torch.Tensor
-    valid: torch.Tensor
+    xy: np.ndarray
+    score: np.ndarray
+    valid: np.ndarray
+    dropped: int = 0
 
-    def to(self, device: torch.device | str) -> "Peaks":
-        return Peaks(self.xy.to(device), self.score.to(device), self.valid.to(device))
+    @property
+    def counts(self) -> np.ndarray:
+        """(B, K): valid peaks per image and part."""
+        return self.valid.sum(-1)
 
 
-def local_maxima(maps: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Bool mask of cells above ``threshold`` that are the maximum of their 3x3 neighbourhood.
+#: Neighbours a peak must beat strictly (before it in raster order) and at least equal (after it).
+BEFORE = ((-1, -1), (-1, 0), (-1, 1), (0, -1))
+AFTER = ((0, 1), (1, -1), (1, 0), (1, 1))
 
-    The 3x3 max pool is done as two separable 3-wide maxima of shifted views: the same result as
-    ``F.max_pool2d(maps, 3, 1, 1)``, which on a CPU is ~30x slower for stride 1.  A plateau (equal
-    neighbours, e.g. a keypoint exactly between two cell centres) keeps only its first cell in
-    raster order: a cell must be strictly above the neighbours before it and at least equal to those
-    after it.  Otherwise one keypoint would give two peaks a cell apart.
+
+def local_maxima(maps: np.ndarray, threshold: float) -> tuple[np.ndarray, ...]:
+    """Indices ``(b, k, row, col)`` of the cells above ``threshold`` that are the maximum of their 3x3
+    neighbourhood (cells outside the map do not count).
+
+    Only the cells above the threshold are compared with their 8 neighbours (a few hundred on a
+    frame, against the ~50k cells of a 368-px frame's maps, so this costs ~1/5 of a whole-map 3x3 max).
+    A plateau (equal neighbours, e.g. a keypoint exactly between two cell centres) keeps only its
+    first cell in raster order: a cell must be strictly above the neighbours before it and at least
+    equal to those after it.  Otherwise one keypoint would give two peaks a cell apart.
     """
-    padded = F.pad(maps, (1, 1, 1, 1), value=float("-inf"))
-    rows = torch.maximum(torch.maximum(padded[..., :-2], padded[..., 1:-1]), padded[..., 2:])  # (h+2, w)
-    pooled = torch.maximum(torch.maximum(rows[..., :-2, :], rows[..., 1:-1, :]), rows[..., 2:, :])
-    before = torch.maximum(rows[..., :-2, :], padded[..., 1:-1, :-2])  # the row above, and the left cell
-    return (maps >= pooled) & (maps > before) & (maps > threshold)
+    nk, h, w = maps.shape[-3:]
+    flat = maps.reshape(-1)
+    index = np.flatnonzero(flat > threshold)  # flat index: one gather per neighbour below
+    value = flat[index]
+    cols = index % w
+    rows = (index // w) % h
+    keep = np.ones(value.shape, bool)
+    for offsets, strict in ((BEFORE, True), (AFTER, False)):
+        for di, dj in offsets:
+            r, c = rows + di, cols + dj
+            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+            other = flat[np.where(inside, index + (di * w + dj), index)]
+            keep &= ~inside | ((value > other) if strict else (value >= other))
+    index, rows, cols = index[keep], rows[keep], cols[keep]
+    plane = index // (h * w)
+    b, k = plane // nk, plane % nk
+    return b, k, rows, cols
 
 
-def _offsets(maps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """Sub-cell offsets ``(2, B, K, P)`` (dx, dy) in [-0.5, 0.5] from the log values around each peak.
+def _offsets(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Sub-cell offsets ``(2, N)`` (dx, dy) in [-0.5, 0.5] from the log values around each peak.
 
-    ``maps`` is ``(B, K, h, w)``; ``rows``/``cols`` are ``(B, K, P)`` peak cells.  A parabola through
+    ``maps`` is ``(B, K, h, w)``, ``index`` the peaks' ``(b, k, row, col)``.  A parabola through
     log(before), log(centre), log(after) peaks at ``(before - after) / (2 * curvature)``.  On the map
     border one neighbour is missing: the fit then borrows the other axis's curvature (the Gaussian
     is round) and stands in the missing value that gives it, so a keypoint at the image edge is not
     pulled onto the first cell centre.  Both axes are fitted at once (index 0 = x, 1 = y).
     """
-    b, k, h, w = maps.shape
-    # The peak cell and its 4 neighbours in one gather (clamped at the border), log of those only:
-    # far cheaper than the log of the whole map.
-    rows_n = torch.stack((rows, rows - 1, rows, rows + 1, rows), dim=2).clamp_(0, h - 1)
-    cols_n = torch.stack((cols - 1, cols, cols + 1, cols, cols), dim=2).clamp_(0, w - 1)
-    index = (rows_n * w + cols_n).reshape(b, k, -1)
-    values = torch.gather(maps.reshape(b, k, h * w), 2, index).clamp_min_(LOG_FLOOR).log_()
-    values = values.reshape(rows_n.shape).movedim(2, 0)  # (5, B, K, P): left, up, right, down, centre
+    b, k, rows, cols = index
+    h, w = maps.shape[-2:]
+    # The peak cell and its 4 neighbours in one gather (clamped at the border), log of those only.
+    rows_n = np.clip(np.stack((rows, rows - 1, rows, rows + 1, rows)), 0, h - 1)
+    cols_n = np.clip(np.stack((cols - 1, cols, cols + 1, cols, cols)), 0, w - 1)
+    values = np.log(np.maximum(maps[b, k, rows_n, cols_n], LOG_FLOOR))  # (5, N): left, up, right, down, centre
     before, after, centre = values[0:2], values[2:4], values[4]
-    has_before = torch.stack((cols > 0, rows > 0))
-    has_after = torch.stack((cols < w - 1, rows < h - 1))
+    has_before = np.stack((cols > 0, rows > 0))
+    has_after = np.stack((cols < w - 1, rows < h - 1))
     curve = before + after - 2 * centre
     concave = has_before & has_after & (curve < -1e-6)  # only a concave fit has a maximum
-    curve = torch.where(concave, curve, curve.flip(0))
-    ok = (concave | concave.flip(0)) & (has_before | has_after)
-    before = torch.where(has_before, before, 2 * centre + curve - after)
-    after = torch.where(has_after, after, 2 * centre + curve - before)
-    step = (before - after) / torch.where(ok, 2 * curve, -torch.ones_like(curve))
-    return torch.where(ok, step.clamp(-0.5, 0.5), torch.zeros_like(step))
+    curve = np.where(concave, curve, curve[::-1])
+    ok = (concave | concave[::-1]) & (has_before | has_after)
+    before = np.where(has_before, before, 2 * centre + curve - after)
+    after = np.where(has_after, after, 2 * centre + curve - before)
+    step = (before - after) / np.where(ok, 2 * curve, -1.0)
+    return np.where(ok, np.clip(step, -0.5, 0.5), 0.0)
 
 
-def find_peaks(heatmaps: torch.Tensor, threshold: float, max_peaks: int, stride: float = 8.0) -> Peaks:
+def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: float = 8.0) -> Peaks:
     """Peaks of keypoint heatmaps ``(B, K, h, w)`` (no background channel) at ``stride`` px per cell.
 
-    Returns at most ``max_peaks`` per part, in input pixels with cell ``(i, j)``'s centre at
-    ``stride*j + (stride-1)/2``; ``stride=1`` for maps already upsampled to input resolution.
+    Every local maximum above ``threshold`` is kept, best first, up to ``max_peaks`` per part; if
+    that cap leaves some out, a warning says how many (a crowd is never cut silently).  Positions
+    are in input pixels with cell ``(i, j)``'s centre at ``stride*j + (stride-1)/2``; ``stride=1``
+    for maps already upsampled to input resolution.
     """
-    maps = heatmaps.float()
-    b, k, h, w = maps.shape
-    top = max(1, min(int(max_peaks), h * w))
-    is_peak = local_maxima(maps, threshold)
-    ranked = torch.where(is_peak, maps, torch.full_like(maps, float("-inf"))).reshape(b, k, h * w)
-    score, index = torch.topk(ranked, top, dim=2)  # sorted: valid peaks first
-    valid = torch.isfinite(score)
-    rows, cols = index // w, index % w
-    offsets = _offsets(maps, rows, cols)
+    maps = np.asarray(heatmaps, np.float32)
+    nb, nk = maps.shape[:2]
+    b, k, rows, cols = local_maxima(maps, threshold)
+    score = maps[b, k, rows, cols]
+    order = np.lexsort((-score, k, b))  # per (image, part) row, best first
+    b, k, rows, cols, score = b[order], k[order], rows[order], cols[order], score[order]
+    row = b * nk + k
+    counts = np.bincount(row, minlength=nb * nk)
+    rank = np.arange(len(row)) - (np.cumsum(counts) - counts)[row]
+    top = int(min(counts.max(initial=0), max_peaks))
+    keep = rank < top
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.warn(f"max_peaks={max_peaks} left out {dropped} heatmap peaks (raise max_peaks to keep "
+                      "every person of a crowd this size)", RuntimeWarning, stacklevel=2)
+    b, k, rows, cols, score, rank = b[keep], k[keep], rows[keep], cols[keep], score[keep], rank[keep]
+    offsets = _offsets(maps, (b, k, rows, cols))
     half = (stride - 1) / 2.0
-    xy = (torch.stack((cols, rows), dim=-1) + offsets.movedim(0, -1)) * stride + half
-    return Peaks(xy=xy, score=torch.where(valid, score, torch.zeros_like(score)), valid=valid)
+    xy = np.zeros((nb, nk, top, 2), np.float32)
+    scores = np.zeros((nb, nk, top), np.float32)
+    valid = np.zeros((nb, nk, top), bool)
+    xy[b, k, rank] = (np.stack((cols, rows), axis=-1) + offsets.T) * stride + half
+    scores[b, k, rank] = score
+    valid[b, k, rank] = True
+    return Peaks(xy=xy, score=scores, valid=valid, dropped=dropped)

@@ -67,11 +67,15 @@ def render_heatmaps(keypoints: np.ndarray, out_hw: tuple[int, int], stride: int 
 
 
 def render_pafs(keypoints: np.ndarray, skeleton: Skeleton, out_hw: tuple[int, int], stride: int = 8,
-                limb_width: float = 1.0) -> np.ndarray:
+                limb_width: float = 1.0, overhang: float | None = None) -> np.ndarray:
     """``(2L, h, w)`` float32: the unit vector A->B of each limb at the cells near it, 0 elsewhere.
 
     A cell belongs to a limb when its centre, in cell units, lies at most ``limb_width`` across the
-    segment and at most ``limb_width`` beyond either end along it (a rectangle around the segment).
+    segment and at most ``overhang`` beyond either end along it (a rectangle around the segment).
+    ``overhang=None`` extends the rectangle by ``limb_width`` (the training targets: a short limb
+    still gets an area); ``overhang=0`` is the paper's definition (Cao et al. eq. 8-9: only cells
+    between the two ends), which the decode benchmark uses to check that decoding does not depend
+    on this renderer's choice.
     Both ends need ``v > 0``; zero-length limbs have no direction and are skipped.  Where the same
     limb of several people covers a cell the vectors are averaged by count (as in the paper), so a
     crossing of two people shows their mean direction.  Channels follow ``skeleton.paf_channels``.
@@ -84,6 +88,7 @@ def render_pafs(keypoints: np.ndarray, skeleton: Skeleton, out_hw: tuple[int, in
     half = (stride - 1) / 2.0
     cells = (kps[..., :2] - half) / stride  # keypoints in cell units: cell (i, j) centre is (j, i)
     width = float(limb_width)
+    beyond = width if overhang is None else float(overhang)
     for k, (a, b) in enumerate(skeleton.limbs):
         both = (kps[:, a, 2] > 0) & (kps[:, b, 2] > 0)
         if not both.any():
@@ -98,8 +103,9 @@ def render_pafs(keypoints: np.ndarray, skeleton: Skeleton, out_hw: tuple[int, in
                 continue
             ux, uy = d / length
             # Only the cells of the limb's bounding box (grown by the width) can be inside.
-            lo = np.floor(np.minimum(pa, pb) - width).astype(int)
-            hi = np.ceil(np.maximum(pa, pb) + width).astype(int)
+            reach = max(width, beyond)
+            lo = np.floor(np.minimum(pa, pb) - reach).astype(int)
+            hi = np.ceil(np.maximum(pa, pb) + reach).astype(int)
             j0, i0 = max(lo[0], 0), max(lo[1], 0)
             j1, i1 = min(hi[0], w - 1), min(hi[1], h - 1)
             if j0 > j1 or i0 > i1:
@@ -108,7 +114,7 @@ def render_pafs(keypoints: np.ndarray, skeleton: Skeleton, out_hw: tuple[int, in
             ry = np.arange(i0, i1 + 1, dtype=np.float32)[:, None] - pa[1]
             along = rx * ux + ry * uy
             across = np.abs(rx * uy - ry * ux)
-            on = (along >= -width) & (along <= length + width) & (across <= width)
+            on = (along >= -beyond) & (along <= length + beyond) & (across <= width)
             sum_x[i0:i1 + 1, j0:j1 + 1] += on * ux
             sum_y[i0:i1 + 1, j0:j1 + 1] += on * uy
             count[i0:i1 + 1, j0:j1 + 1] += on

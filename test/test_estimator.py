@@ -226,3 +226,44 @@ def test_input_size_defaults_to_the_checkpoints_own():
     assert PoseEstimator(weights=trained_at_184, device="cpu").input_size == 184
     assert PoseEstimator(weights=trained_at_184, device="cpu", input_size=368).input_size == 368
     assert PoseEstimator(weights=make_checkpoint(net), device="cpu").input_size == 368
+
+
+# ---- backend ------------------------------------------------------------------------------------
+
+@pytest.mark.slow  # two ONNX exports of a tiny network: ~1-3 minutes on 2 shared cores
+def test_backend_is_chosen_by_measurement_observable_and_overridable(tmp_path):
+    from ros2_openpose.onnx_export import PARITY_TOLERANCE, export_onnx
+
+    torch.manual_seed(0)
+    net = tiny_seed()
+    path = tmp_path / "tiny.pt"
+    torch.save(make_checkpoint(net), path)
+    plain = PoseEstimator(weights=path, device="cpu", input_size=184)
+    assert plain.info["backend"] == "torch" and "no ONNX twin" in plain.info["backend_reason"]
+
+    export_onnx(load_twin_source(path), path.with_suffix(".onnx"), input_size=184)  # the weights' twin
+    auto = PoseEstimator(weights=path, device="cpu", input_size=184)
+    assert auto.info["backend"] in ("torch", "onnxruntime")
+    reason = auto.info["backend_reason"]
+    assert reason.startswith("faster: forward at 184x248: onnxruntime ") and "torch channels_last" in reason
+
+    forced = {b: PoseEstimator(weights=path, device="cpu", input_size=184, backend=b) for b in ("torch", "onnxruntime")}
+    assert {b: e.info["backend"] for b, e in forced.items()} == {"torch": "torch", "onnxruntime": "onnxruntime"}
+    options = forced["onnxruntime"].network.session.get_session_options()
+    assert options.intra_op_num_threads == torch.get_num_threads() and options.inter_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    x = torch.rand(1, 3, 184, 248)
+    with torch.inference_mode():
+        for a, b in zip(forced["torch"].network(x), forced["onnxruntime"].network(x)):
+            assert float((a - b).abs().max()) <= PARITY_TOLERANCE
+
+    with pytest.raises(ValueError, match="backend must be one of"):
+        PoseEstimator(weights=path, device="cpu", backend="tensorrt")
+    with pytest.raises(ValueError, match="runs on onnxruntime, not torch"):
+        PoseEstimator(weights=path.with_suffix(".onnx"), device="cpu", backend="torch")
+
+
+def load_twin_source(path):
+    from ros2_openpose.models import load_model
+
+    return load_model(path)[0]
