@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .onnx_export import PARITY_TOLERANCE, OnnxNetwork, export_onnx
+from .onnx_export import PARITY_TOLERANCE, OnnxNetwork, export_onnx, require
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: Timed forwards per candidate (after one warm-up) when choosing.
@@ -39,6 +39,7 @@ TIMED_RUNS = 5
 
 def onnx_network(path: str | Path, threads: int | None = None, cuda: bool = False) -> OnnxNetwork:
     """An ``OnnxNetwork`` whose CPU session uses ``threads`` intra-op threads, 1 inter-op, no spinning."""
+    require("running an .onnx model", "onnxruntime")
     import onnxruntime as ort
 
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
