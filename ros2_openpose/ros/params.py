@@ -1,11 +1,13 @@
 """Every pose_node parameter, declared in one place: name, default, description, range, live or not.
 
-``PARAMS`` is the single table; ``declare_all`` declares it on a node, ``docs/ros.md`` and
-``params/pose.yaml`` mirror it (a test checks the yaml).  The decode thresholds take their defaults
-and ranges from ``DecodeConfig`` so the node and the core cannot disagree.
+``PARAMS`` is the single table; ``declare_all`` declares it on a node, ``usage`` prints it for
+``--help``, ``docs/ros.md`` and ``params/pose.yaml`` mirror it (a test checks the yaml).  The decode
+thresholds take their defaults and ranges from ``DecodeConfig`` so the node and the core cannot
+disagree.  ``Param`` also describes video_publisher's and pose_listener's parameters.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,8 @@ from rclpy.node import Node
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.models import MODEL_TYPES
 from ros2_openpose.skeletons import SKELETONS
+
+from .subscription import RELIABILITY_CHOICES
 
 _DEFAULT = DecodeConfig()
 
@@ -54,7 +58,8 @@ DECODE_PARAMS = ("paf_threshold", "heatmap_threshold", "match_threshold", "min_p
 PARAMS: tuple[Param, ...] = (
     # model and device: fixed for the node's life
     Param("weights", "", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
-          "export, or 'demo' for the shipped synthetic-only demo model.", live=False),
+          "export, or a shipped model by name: 'default' (trained on real people) or 'demo' (synthetic "
+          "figures only).", live=False),
     Param("model_type", "auto", "Network type the weights must be: 'auto' takes whatever the file is (detected "
           "from its keys); a named type refuses a file of another type at start.", live=False,
           choices=("auto", *MODEL_TYPES)),
@@ -73,14 +78,23 @@ PARAMS: tuple[Param, ...] = (
     _decode("min_person_score", "People with a lower mean part+limb score are dropped."),
     _decode("use_extra_pafs", "Use the redundant long-range limbs as evidence."),
     # input
-    Param("input_transport", "raw", "Subscribe to 'image' (raw, sensor_msgs/Image) or 'image/compressed' "
-          "(compressed, sensor_msgs/CompressedImage).", live=False, choices=("raw", "compressed")),
-    Param("qos_reliability", "best_effort", "Reliability of the image subscription (sensor data is best effort).",
-          live=False, choices=("best_effort", "reliable")),
-    Param("qos_depth", 5, "History depth of the image subscription.", live=False, range=(1, 100, 1)),
-    Param("max_age", 0.5, "Frames older than this many seconds (now - header.stamp) are dropped; 0 = off.",
-          range=(0.0, 3600.0, 0.0)),
-    Param("max_pixels", 50_000_000, "Frames with more pixels are dropped (too_large).", range=(1, 1_000_000_000, 1)),
+    Param("images", ["image"], "Image topics, one per camera; several are batched through one forward pass "
+          "and each PersonArray carries its own camera's header.", live=False),
+    Param("input_transport", "raw", "Subscribe to each of 'images' (raw, sensor_msgs/Image) or to "
+          "'<image>/compressed' (compressed, sensor_msgs/CompressedImage).", live=False,
+          choices=("raw", "compressed")),
+    Param("qos_reliability", "auto", "Reliability of the image subscriptions (keep-last 1): 'auto' follows "
+          "the publishers (reliable unless one publishes best effort) and re-matches when they change.",
+          live=False, choices=RELIABILITY_CHOICES),
+    Param("max_age", 0.5, "Frames that waited longer than this many seconds at the node (since they arrived; "
+          "the stamp is not used) are dropped (too_old); 0 = off.", range=(0.0, 3600.0, 0.0)),
+    Param("max_pixels", 50_000_000, "Frames with more pixels are dropped (too_large), compressed ones before "
+          "they are decoded.", range=(1, 1_000_000_000, 1)),
+    # running
+    Param("cpu_threads", 1, "Torch intra-op threads (process-wide); 0 = torch's default (one per core). "
+          "1 keeps latency steady when other processes load the CPU.", live=False, range=(0, 256, 1)),
+    Param("managed", False, "true: start unconfigured and wait for a lifecycle manager (configure, activate); "
+          "false: configure and activate at start.", live=False),
     # output
     Param("publish_annotated", True, "Publish poses/annotated (only while someone subscribes)."),
     Param("marker_scale", 0.002, "Metres per image pixel of poses/markers.", range=(1e-6, 10.0, 0.0)),
@@ -89,10 +103,21 @@ PARAMS: tuple[Param, ...] = (
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 
-def declare_all(node: Node) -> dict[str, Any]:
-    """Declare every parameter on ``node``; returns name -> value (overrides and yaml applied)."""
-    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMS])
+def declare_all(node: Node, params: tuple[Param, ...] = PARAMS) -> dict[str, Any]:
+    """Declare ``params`` on ``node``; returns name -> value (overrides and yaml applied)."""
+    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in params])
     return {p.name: p.value for p in declared}
+
+
+def usage(program: str, summary: str, params: tuple[Param, ...] = PARAMS) -> str:
+    """The ``--help`` text of an executable: how to set parameters, then each one with its default."""
+    lines = [f"usage: {program} [--ros-args -p NAME:=VALUE ... | --params-file FILE]", "", summary, "",
+             "parameters:"]
+    for p in params:
+        default = "''" if p.default == "" else str(p.default).lower() if isinstance(p.default, bool) else p.default
+        lines.append(f"  {p.name} (default {default}{'' if p.live else ', read-only'})")
+        lines += textwrap.wrap(p.descriptor().description, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines)
 
 
 def check_choice(name: str, value: Any) -> str | None:
