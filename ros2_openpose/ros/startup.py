@@ -81,8 +81,8 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
         return PoseEstimator(weights=weights, device=values["device"], fp16=values["fp16"],
                              input_size=values["input_size"] or None, scales=values["scales"],
                              config=decode_config(values))
-    except WeightsError as err:
-        raise StartupError(f"incompatible weights {weights}: {err}") from err
+    except WeightsError as err:  # its message names the file already (the loader's, or ours below)
+        raise StartupError(f"incompatible weights {err if str(weights) in str(err) else f'{weights}: {err}'}") from err
     except Exception as err:  # noqa: BLE001 - whatever a weights file makes the loader raise: one line, exit 2
         first = str(err).splitlines()[0] if str(err) else ""
         raise StartupError(f"cannot load {weights}: {type(err).__name__}: {first}") from err
