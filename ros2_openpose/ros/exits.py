@@ -12,6 +12,7 @@ Standard library only: importing this module must not itself be a long window fo
 """
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import threading
@@ -60,3 +61,15 @@ def interrupted(program: str) -> int:
     """What main returns after ``Interrupted``: one line on stderr, exit 130."""
     print(f"{program}: interrupted while starting", file=sys.stderr)
     return EXIT_INTERRUPTED
+
+
+def run_main(module: str) -> int:
+    """``module.main()`` with the signal handling in place before ``module`` is imported (the
+    executables in scripts/, which ``ros2 run`` and ``ros2 launch`` start)."""
+    Signals().install()
+    program = module.rsplit(".", 1)[-1]
+    try:
+        main = importlib.import_module(module).main
+    except Interrupted:
+        return interrupted(program)
+    return main()

@@ -1,48 +1,24 @@
 """Every pose_node parameter, declared in one place: name, default, description, range, live or not.
 
-``PARAMS`` is the single table; ``declare_all`` declares it on a node, ``usage`` prints it for
-``--help``, ``docs/ros.md`` and ``params/pose.yaml`` mirror it (a test checks the yaml).  The decode
-thresholds take their defaults and ranges from ``DecodeConfig`` so the node and the core cannot
-disagree.  ``Param`` also describes video_publisher's and pose_listener's parameters.
+``PARAMS`` is the single table (``param_table.Param`` rows); ``declare_all`` declares it on a node,
+``param_table.usage`` prints it for ``--help``, ``docs/ros.md`` and ``params/pose.yaml`` mirror it (a
+test checks the yaml).  The decode thresholds take their defaults and ranges from ``DecodeConfig`` so
+the node and the core cannot disagree.
 """
 from __future__ import annotations
 
-import textwrap
-from dataclasses import dataclass
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.models import MODEL_TYPES
 from ros2_openpose.skeletons import SKELETONS
 
+from .param_table import Param, declare
 from .subscription import RELIABILITY_CHOICES
 
 _DEFAULT = DecodeConfig()
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: Any
-    description: str
-    live: bool = True                      # False -> read_only: needs a restart (model, device, QoS)
-    range: tuple[float, float, float] | None = None  # (from, to, step); step 0 = any value
-    choices: tuple[str, ...] = ()          # allowed strings (checked by the node)
-
-    def descriptor(self) -> ParameterDescriptor:
-        text = self.description + (f" One of: {', '.join(self.choices)}." if self.choices else "")
-        desc = ParameterDescriptor(name=self.name, description=text, read_only=not self.live)
-        if self.range is not None and not isinstance(self.default, bool):
-            lo, hi, step = self.range
-            if isinstance(self.default, int):
-                desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
-            else:
-                desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi),
-                                                                step=float(step))]
-        return desc
 
 
 def _decode(name: str, description: str) -> Param:
@@ -103,21 +79,9 @@ PARAMS: tuple[Param, ...] = (
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 
-def declare_all(node: Node, params: tuple[Param, ...] = PARAMS) -> dict[str, Any]:
-    """Declare ``params`` on ``node``; returns name -> value (overrides and yaml applied)."""
-    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in params])
-    return {p.name: p.value for p in declared}
-
-
-def usage(program: str, summary: str, params: tuple[Param, ...] = PARAMS) -> str:
-    """The ``--help`` text of an executable: how to set parameters, then each one with its default."""
-    lines = [f"usage: {program} [--ros-args -p NAME:=VALUE ... | --params-file FILE]", "", summary, "",
-             "parameters:"]
-    for p in params:
-        default = "''" if p.default == "" else str(p.default).lower() if isinstance(p.default, bool) else p.default
-        lines.append(f"  {p.name} (default {default}{'' if p.live else ', read-only'})")
-        lines += textwrap.wrap(p.descriptor().description, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
-    return "\n".join(lines)
+def declare_all(node: Node) -> dict[str, Any]:
+    """Declare every pose_node parameter on ``node``; returns name -> value (overrides and yaml applied)."""
+    return declare(node, PARAMS)
 
 
 def check_choice(name: str, value: Any) -> str | None:

@@ -25,10 +25,11 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str], args: list[str] | None, signals: Signals) -> int:
-    from .params import usage
+    from .param_table import usage
+    from .params import PARAMS
 
     if wants_help(argv):
-        print(usage("pose_node", SUMMARY))
+        print(usage("pose_node", SUMMARY, PARAMS))
         return 0
     import rclpy
     from rclpy.exceptions import ParameterException
