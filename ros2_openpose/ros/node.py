@@ -116,10 +116,10 @@ class PoseNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except StartupError as err:
-            self._failure = err
+        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+            self._failure = err if isinstance(err, StartupError) else StartupError(f"{type(err).__name__}: {err}")
             if self.values["managed"]:  # unmanaged, main logs it as the reason the node exits
-                self.get_logger().error(f"configure failed: {err}")
+                self.get_logger().error(f"configure failed: {self._failure}")
             self._release()
             return FAILURE
         self.state = "inactive"
@@ -130,8 +130,8 @@ class PoseNode(LifecycleNode):
                   for t in self.values["images"]]
         try:
             resolved = [self.resolve_topic_name(t) for t in topics]
-        except InvalidTopicNameException as err:
-            raise StartupError(f"images: {err}") from err
+        except (InvalidTopicNameException, RuntimeError) as err:  # rcl's RCLError for a malformed name
+            raise StartupError(f"images={topics}: {str(err).split(', at /')[0]}") from err
         if len(set(resolved)) != len(resolved):
             raise StartupError(f"images names a topic twice: {resolved}")
         self._topics = resolved
