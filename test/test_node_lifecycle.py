@@ -24,11 +24,11 @@ pytestmark = pytest.mark.ros
 class Manager:
     """A lifecycle manager's view of one node: its change_state and get_state services."""
 
-    def __init__(self, h: Harness, node_name: str) -> None:
+    def __init__(self, h: Harness, node_name: str, timeout: float = 10.0) -> None:
         self.h = h
         self.change = h.client.create_client(ChangeState, f"{node_name}/change_state")
         self.get = h.client.create_client(GetState, f"{node_name}/get_state")
-        assert self.change.wait_for_service(timeout_sec=10) and self.get.wait_for_service(timeout_sec=10)
+        assert self.change.wait_for_service(timeout_sec=timeout) and self.get.wait_for_service(timeout_sec=timeout)
 
     def _call(self, client, request):
         future = client.call_async(request)
@@ -104,10 +104,10 @@ def test_managed_executable_waits_for_its_manager(harness):
     node = Proc(_pose_node("--params-file", PARAMS_FILE, "-p", "weights:=demo", "-p", "managed:=true",
                            "-r", "__ns:=/managed"), int(os.environ["ROS_DOMAIN_ID"]))
     try:
-        manager = Manager(h, "/managed/pose_node")
+        manager = Manager(h, "/managed/pose_node", timeout=120)  # the process imports torch first
         assert manager.state() == "unconfigured" and not any("model " in line for line in node.err)
         assert manager.transition(Transition.TRANSITION_CONFIGURE)
-        assert any("model demo_synthetic" in line for line in node.err)
+        node.wait_for("model demo_synthetic")
         assert manager.transition(Transition.TRANSITION_ACTIVATE)
         node.wait_for("serving /managed/image")
         assert manager.state() == "active"

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 from types import FrameType
+from typing import Callable
 
 EXIT_INTERRUPTED = 130
 HELP_FLAGS = ("-h", "--help")
@@ -49,6 +50,20 @@ class Signals:
         self.stop.set()
         if first and not self._serving:
             raise Interrupted(signum)
+
+
+def run_program(program: str, args: list[str] | None, run: Callable[[list[str] | None, Signals], int],
+                help_text: Callable[[], str]) -> int:
+    """An executable's main: signal handling first, ``--help`` answered (exit 0), then
+    ``run(args, signals)``; a signal before ``signals.serving()`` ends it with exit 130."""
+    signals = Signals().install()
+    try:
+        if wants_help(sys.argv[1:] if args is None else args):
+            print(help_text())
+            return 0
+        return run(args, signals)
+    except Interrupted:
+        return interrupted(program)
 
 
 def wants_help(argv: list[str]) -> bool:

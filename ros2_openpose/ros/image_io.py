@@ -77,15 +77,21 @@ def _bytes(data: Any) -> memoryview:
     return memoryview(bytes(data))
 
 
+def _raw_layout(encoding: str) -> tuple[int, int]:
+    """(bytes per channel, channels) of a supported raw encoding; UnsupportedEncoding otherwise."""
+    if encoding not in _RAW:
+        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; "
+                                  f"supported: {', '.join(SUPPORTED_ENCODINGS)}")
+    return _RAW[encoding]
+
+
 def from_image_msg(msg: Image) -> np.ndarray:
     """The image as (H, W, 3) uint8 BGR; raises UnsupportedEncoding / EmptyImage / CorruptImage."""
     encoding = str(msg.encoding)
-    if encoding not in _RAW:
-        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
+    itemsize, channels = _raw_layout(encoding)
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
         raise EmptyImage(f"empty image ({w}x{h})")
-    itemsize, channels = _RAW[encoding]
     row = w * channels * itemsize
     if step < row:
         raise CorruptImage(f"{encoding} image {w}x{h}: step {step} is smaller than a row ({row} bytes)")
@@ -121,9 +127,7 @@ def image_size(msg: Image | CompressedImage) -> tuple[int, int]:
             raise EmptyImage(f"compressed image ({msg.format or 'no format'}) has no data")
         _, w, h = encoded.encoded_size(data)
     else:
-        if str(msg.encoding) not in _RAW:
-            raise UnsupportedEncoding(f"unsupported image encoding {msg.encoding!r}; supported: "
-                                      f"{', '.join(SUPPORTED_ENCODINGS)}")
+        _raw_layout(str(msg.encoding))
         w, h = int(msg.width), int(msg.height)
     if w == 0 or h == 0:
         raise EmptyImage(f"empty image ({w}x{h})")

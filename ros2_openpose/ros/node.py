@@ -161,7 +161,19 @@ class PoseNode(LifecycleNode):
         self.outputs["skeleton"].publish(message.skeleton_info(estimator.skeleton, estimator.info))
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        frames = self._frames = LatestFrames(len(self.values["images"]))
+        try:
+            self._activate()
+        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+            self._failure = StartupError(f"activate failed: {type(err).__name__}: {err}")
+            self.get_logger().error(str(self._failure))
+            self._stop_serving()
+            return FAILURE
+        self.state = "active"
+        self.get_logger().info(f"serving {', '.join(self._topics)} -> {self.resolve_topic_name('poses')}")
+        return SUCCESS
+
+    def _activate(self) -> None:
+        frames = self._frames = LatestFrames(len(self._topics))
         # The worker runs before the subscriptions exist, so no frame waits for it.
         self._worker = threading.Thread(target=self._work, args=(frames,), name="pose_node_worker", daemon=True)
         self._worker.start()
@@ -169,12 +181,8 @@ class PoseNode(LifecycleNode):
         for camera, topic in enumerate(self._topics):
             entry = ImageInput(self, topic, CompressedImage if compressed else Image, self.values["qos_reliability"],
                                camera, self.ledger, self._on_frame)
-            entry.start()
             self._inputs.append(entry)
-        self.state = "active"
-        self.get_logger().info(f"serving {', '.join(e.topic for e in self._inputs)} -> "
-                               f"{self.resolve_topic_name('poses')}")
-        return SUCCESS
+            entry.start()
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_serving()
@@ -333,9 +341,9 @@ class PoseNode(LifecycleNode):
         if abs(latency_s) > CLOCK_WARN_S and frame.camera not in self._stamp_warned:
             self._stamp_warned.add(frame.camera)
             self.get_logger().warning(
-                f"frames on {self._topics[frame.camera]} are stamped {latency_s:.0f} s from this node's clock (a bag replayed without use_sim_time, or an "
-                "unsynchronised camera clock): served anyway, staleness is measured from arrival; latency_ms "
-                "on /diagnostics is meaningless for them")
+                f"frames on {self._topics[frame.camera]} are stamped {latency_s:.0f} s from this node's clock (a bag "
+                "replayed without use_sim_time, or an unsynchronised camera clock): served anyway, staleness is "
+                "measured from arrival; latency_ms on /diagnostics is meaningless for them")
         self.times.record(latency_s, inference_s, len(people))
 
     # ------------------------------------------------------------------ diagnostics

@@ -7,7 +7,6 @@ and ``poses.jsonl`` (one line per PersonArray) into ``out_dir`` first.  ``--help
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from sensor_msgs.msg import Image
 
 from ros2_openpose.msg import PersonArray
 
-from .exits import Interrupted, Signals, interrupted, wants_help
+from .exits import Signals, run_program
 from .image_io import from_image_msg
 from .param_table import Param, declare, usage
 
@@ -103,17 +102,10 @@ class PoseListener(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    signals = Signals().install()
-    try:
-        return _run(sys.argv[1:] if args is None else args, args, signals)
-    except Interrupted:
-        return interrupted("pose_listener")
+    return run_program("pose_listener", args, _run, lambda: usage("pose_listener", SUMMARY, PARAMS))
 
 
-def _run(argv: list[str], args: list[str] | None, signals: Signals) -> int:
-    if wants_help(argv):
-        print(usage("pose_listener", SUMMARY, PARAMS))
-        return 0
+def _run(args: list[str] | None, signals: Signals) -> int:
     rclpy.init(args=args)
     node = PoseListener()
     signals.serving()  # from here a signal ends the loop below and the summary is still written

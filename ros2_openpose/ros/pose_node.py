@@ -7,30 +7,26 @@ the node cannot start (one FATAL line), 130 when interrupted while starting.
 """
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from .exits import Interrupted, Signals, interrupted, wants_help
+from .exits import Interrupted, Signals, run_program
 
 SUMMARY = ("Multi-person 2D pose estimation: sensor_msgs/Image (or CompressedImage) on 'image' in, "
            "ros2_openpose/PersonArray on 'poses' out (docs/ros.md).")
 
 
 def main(args: list[str] | None = None) -> int:
-    signals = Signals().install()
-    try:
-        return _run(sys.argv[1:] if args is None else args, args, signals)
-    except Interrupted:
-        return interrupted("pose_node")
+    return run_program("pose_node", args, _run, _help)
 
 
-def _run(argv: list[str], args: list[str] | None, signals: Signals) -> int:
+def _help() -> str:
     from .param_table import usage
     from .params import PARAMS
 
-    if wants_help(argv):
-        print(usage("pose_node", SUMMARY, PARAMS))
-        return 0
+    return usage("pose_node", SUMMARY, PARAMS)
+
+
+def _run(args: list[str] | None, signals: Signals) -> int:
     import rclpy
     from rclpy.exceptions import ParameterException
 

@@ -19,7 +19,7 @@ from sensor_msgs.msg import Image
 
 from ros2_openpose.msg import PersonArray
 
-from .exits import Interrupted, Signals, interrupted, wants_help
+from .exits import Signals, run_program
 from .image_io import to_image_msg
 from .param_table import Param, declare, usage
 from .spin import spin_node
@@ -104,17 +104,10 @@ class VideoPublisher(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    signals = Signals().install()
-    try:
-        return _run(sys.argv[1:] if args is None else args, args, signals)
-    except Interrupted:
-        return interrupted("video_publisher")
+    return run_program("video_publisher", args, _run, lambda: usage("video_publisher", SUMMARY, PARAMS))
 
 
-def _run(argv: list[str], args: list[str] | None, signals: Signals) -> int:
-    if wants_help(argv):
-        print(usage("video_publisher", SUMMARY, PARAMS))
-        return 0
+def _run(args: list[str] | None, signals: Signals) -> int:
     rclpy.init(args=args)
     try:
         node = VideoPublisher(signals.stop)
