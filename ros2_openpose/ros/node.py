@@ -146,19 +146,20 @@ class PoseNode(LifecycleNode):
             estimator = self._injected
         check_model(estimator, self.values)
         self.estimator = estimator
-        warm_s = estimator.warmup()
-        self.get_logger().info(f"{describe_model(estimator.info)}; warm-up {warm_s * 1000:.0f} ms")
-        if is_synthetic_only(estimator.info):
-            self.get_logger().warning(SYNTHETIC_WARNING)
-        # Reliable publishers match both reliable and best-effort subscribers.
+        # The outputs exist before the warm-up, so subscribers have matched them when the first frame
+        # is served.  Reliable publishers match both reliable and best-effort subscribers.
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.outputs = {"poses": self.create_publisher(PersonArray, "poses", reliable),
-                         "annotated": self.create_publisher(Image, "poses/annotated", QoSProfile(depth=2)),
-                         "markers": self.create_publisher(MarkerArray, "poses/markers", QoSProfile(depth=2)),
-                         "skeleton": self.create_publisher(SkeletonInfo, "poses/skeleton", latched)}
+                        "annotated": self.create_publisher(Image, "poses/annotated", QoSProfile(depth=2)),
+                        "markers": self.create_publisher(MarkerArray, "poses/markers", QoSProfile(depth=2)),
+                        "skeleton": self.create_publisher(SkeletonInfo, "poses/skeleton", latched)}
         self.outputs["skeleton"].publish(message.skeleton_info(estimator.skeleton, estimator.info))
+        warm_s = estimator.warmup()
+        self.get_logger().info(f"{describe_model(estimator.info)}; warm-up {warm_s * 1000:.0f} ms")
+        if is_synthetic_only(estimator.info):
+            self.get_logger().warning(SYNTHETIC_WARNING)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
@@ -281,7 +282,11 @@ class PoseNode(LifecycleNode):
             batch = frames.take()
             if not batch:
                 return
-            self._serve(batch)
+            try:
+                self._serve(batch)  # counts each frame itself, whatever happens to it
+            except Exception as err:  # noqa: BLE001 - a bug here must not stop the node serving
+                self.get_logger().error(f"serving a batch failed: {type(err).__name__}: {err}",
+                                        throttle_duration_sec=5.0)
 
     # ------------------------------------------------------------------ frames
 
@@ -325,6 +330,8 @@ class PoseNode(LifecycleNode):
             return from_image_msg(msg) if isinstance(msg, Image) else from_compressed_msg(msg)
         except ValueError as err:
             raise _Drop(_reason(err), str(err)) from err
+        except Exception as err:  # noqa: BLE001 - e.g. MemoryError, a backend's own error type
+            raise _Drop("error", f"{type(err).__name__}: {err}") from err
 
     def _publish(self, frame: Frame, bgr, people: list, inference_s: float) -> None:
         header = frame.msg.header

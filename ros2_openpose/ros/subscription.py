@@ -110,14 +110,16 @@ class ImageInput:
 
     def _on_lost(self, info: Any) -> None:
         change = int(info.total_count_change)
-        if self.ledger.lost_reported(self.topic, change, self.reliable) == 0 and not self.reliable:
-            self.node.get_logger().warning(f"{self.topic}: ignored an implausible lost count from the middleware "
-                                           f"({change})", throttle_duration_sec=10.0)
+        counted = self.ledger.lost_reported(self.topic, change, self.reliable)
+        if self.reliable:  # replaced in the keep-last queue, not lost: the sequence gaps count them
             return
-        if not self.reliable:
+        if counted:
             self.node.get_logger().warning(
                 f"{self.topic}: {change} frame(s) lost in transport (best effort; a reliable camera with "
                 "qos_reliability: auto or reliable loses none)", throttle_duration_sec=10.0)
+        else:
+            self.node.get_logger().warning(f"{self.topic}: ignored an implausible lost count from the middleware "
+                                           f"({change})", throttle_duration_sec=10.0)
 
     def _on_incompatible(self, info: Any) -> None:
         if self.setting == "auto":
