@@ -46,7 +46,7 @@ from doubles import AnnotationNet, load_scene  # noqa: E402
 from ros2_openpose.estimator import PoseEstimator  # noqa: E402
 from ros2_openpose.msg import PersonArray  # noqa: E402
 from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
-from ros2_openpose.ros.pose_node import PoseNode  # noqa: E402
+from ros2_openpose.ros.node import PoseNode  # noqa: E402
 
 DATA = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) / "real-keypoints"
 
@@ -100,7 +100,7 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
     try:
         deadline = time.monotonic() + 10
         while (pub.get_subscription_count() == 0 or client.count_publishers(node.resolve_topic_name("poses")) == 0
-               or (outputs and node.pub_annotated.get_subscription_count() == 0)):
+               or (outputs and node.outputs["annotated"].get_subscription_count() == 0)):
             if time.monotonic() > deadline:
                 raise RuntimeError("discovery timed out")
             time.sleep(0.05)

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from .skeletons import get_skeleton
+from .models import WeightsError
+from .skeletons import SKELETONS, get_skeleton
 
 #: Max |PyTorch - ONNX Runtime| accepted on CPU in float32.  Both run the same float32 convolutions,
 #: but in different orders and kernels; differences of 1e-5..1e-4 are typical on maps valued 0..1.
@@ -84,8 +85,10 @@ def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, ops
 class OnnxNetwork(nn.Module):
     """An ONNX Runtime session behind the network interface: ``forward(x) -> (pafs, heatmaps)``.
 
+    The file is checked before it is used (``_check_onnx``): one that does not load, lacks this
+    package's metadata, has another graph interface or holds non-finite weights is a WeightsError.
     ``info`` holds what the export's metadata says beyond the interface (input_size, card, model_kwargs),
-    in ``load_model``'s info keys.
+    in ``load_model``'s info keys.  ``options``: ONNX Runtime SessionOptions (threads, spinning).
     """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None, options: Any = None) -> None:
@@ -94,11 +97,14 @@ class OnnxNetwork(nn.Module):
         import onnxruntime as ort
 
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(self.path), options,
-                                            providers=providers or ["CPUExecutionProvider"])
+        try:
+            self.session = ort.InferenceSession(str(self.path), options,
+                                                providers=providers or ["CPUExecutionProvider"])
+        except Exception as err:  # noqa: BLE001 - ONNX Runtime raises its own types for unreadable files
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise WeightsError(f"{self.path}: not a readable ONNX model ({type(err).__name__}: {first})") from err
         meta = self.session.get_modelmeta().custom_metadata_map
-        if "skeleton" not in meta:
-            raise ValueError(f"{self.path}: not exported by ros2_openpose (no skeleton metadata)")
+        _check_onnx(self.path, self.session, meta)
         self.skeleton = get_skeleton(meta["skeleton"])
         self.input_format = meta.get("input_format", "rgb_imagenet")
         self.model_type = meta.get("model_type", "unknown")
@@ -115,6 +121,33 @@ class OnnxNetwork(nn.Module):
         pafs, heatmaps = self.session.run(["pafs", "heatmaps"],
                                           {"image": x.detach().float().cpu().numpy()})
         return torch.from_numpy(pafs).to(x.device), torch.from_numpy(heatmaps).to(x.device)
+
+
+def _check_onnx(path: Path, session: object, meta: dict[str, str]) -> None:
+    """WeightsError unless the session is an export of this package: metadata, interface, finite weights."""
+    if "skeleton" not in meta:
+        raise WeightsError(f"{path}: not exported by ros2_openpose (no skeleton metadata)")
+    if meta["skeleton"] not in SKELETONS or meta.get("stride", "8") != "8":
+        raise WeightsError(f"{path}: metadata skeleton={meta['skeleton']!r} stride={meta.get('stride')!r}; an export "
+                           f"of this package has a known skeleton ({', '.join(SKELETONS)}) and stride 8")
+    inputs = [(i.name, len(i.shape)) for i in session.get_inputs()]
+    outputs = {o.name: len(o.shape) for o in session.get_outputs()}
+    if inputs != [("image", 4)] or outputs.get("pafs") != 4 or outputs.get("heatmaps") != 4:
+        raise WeightsError(f"{path}: graph has inputs {inputs} and outputs {sorted(outputs)}; an export of this "
+                           "package has one input 'image' (N, 3, H, W) and outputs 'pafs' and 'heatmaps'")
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:  # ONNX Runtime alone (no onnx package): the weights cannot be read to check them
+        return
+    import numpy as np
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    bad = [t.name for t in graph.initializer
+           if t.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE)
+           and not np.isfinite(numpy_helper.to_array(t)).all()]
+    if bad:
+        raise WeightsError(f"{path}: {len(bad)} weight tensors hold NaN or infinite values: {', '.join(bad[:5])}")
 
 
 def parity(network: nn.Module, path: str | Path, inputs: torch.Tensor) -> float:

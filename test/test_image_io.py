@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import array
+import struct
+import zlib
 
+import cv2
 import numpy as np
 import pytest
 
@@ -12,7 +15,8 @@ from builtin_interfaces.msg import Time  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
 
 from ros2_openpose.ros.image_io import (CorruptImage, EmptyImage, UnsupportedEncoding,  # noqa: E402
-                                        from_compressed_msg, from_image_msg, to_compressed_msg, to_image_msg)
+                                        from_compressed_msg, from_image_msg, image_size, to_compressed_msg,
+                                        to_image_msg)
 
 pytestmark = pytest.mark.ros
 
@@ -145,9 +149,79 @@ def test_bad_raw_messages():
 def test_bad_compressed_messages():
     with pytest.raises(EmptyImage):
         from_compressed_msg(CompressedImage(format="jpeg"))
-    with pytest.raises(CorruptImage, match="does not decode"):
+    with pytest.raises(CorruptImage, match="JPEG header is truncated"):
         from_compressed_msg(CompressedImage(format="jpeg", data=b"\xff\xd8\xff\xe0garbage" * 20))
     with pytest.raises(UnsupportedEncoding):
         from_compressed_msg(CompressedImage(format="16UC1; compressedDepth png", data=b"x"))
     with pytest.raises(ValueError, match="unsupported compressed format"):
         to_compressed_msg(BGR, fmt="webm")
+
+
+# ---------------------------------------------------------------- compressed input an attacker controls
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG of a black ``width`` x ``height`` RGB picture, compressed row by row (the pixels are
+    never held in memory): a few hundred kB that decode to ``3 * width * height`` bytes."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    row = bytes(1 + 3 * width)  # filter byte 0, then black pixels
+    packer = zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def damaged_jpeg(data: bytes) -> bytes:
+    """A JPEG with 100 bytes of its scan missing (a transmission error): libjpeg decodes it, but warns
+    "Corrupt JPEG data: premature end of data segment"."""
+    middle = len(data) // 2
+    return data[:middle] + data[middle + 100:]
+
+
+def _jpeg(real_data) -> bytes:
+    return sorted((real_data / "coco-mini-train2017").glob("*.jpg"))[0].read_bytes()
+
+
+def test_size_from_the_header(real_data):
+    data = _jpeg(real_data)
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image_size(CompressedImage(format="jpeg", data=data)) == (decoded.shape[1], decoded.shape[0])
+    png = to_compressed_msg(BGR, fmt="png")
+    assert image_size(png) == (7, 5)
+    assert image_size(raw(BGR, "bgr8")) == (7, 5)
+    with pytest.raises(EmptyImage):
+        image_size(Image(height=0, width=3, encoding="bgr8"))
+    with pytest.raises(UnsupportedEncoding):
+        image_size(Image(height=2, width=2, encoding="32FC1"))
+    with pytest.raises(UnsupportedEncoding, match="neither JPEG nor PNG"):
+        image_size(CompressedImage(format="bmp", data=b"BM" + bytes(60)))
+
+
+def test_decompression_bomb_size_read_without_decoding():
+    bomb = png_bomb(8000, 8000)
+    assert len(bomb) < 300_000  # 192 MB of pixels once decoded
+    assert image_size(CompressedImage(format="png", data=bomb)) == (8000, 8000)
+
+
+def test_truncated_and_damaged_jpeg_are_corrupt(real_data):
+    data = _jpeg(real_data)
+    assert from_compressed_msg(CompressedImage(format="jpeg", data=data)).ndim == 3
+    with pytest.raises(CorruptImage, match="no end-of-image marker"):
+        from_compressed_msg(CompressedImage(format="jpeg", data=data[:-2]))
+    with pytest.raises(CorruptImage, match="no end-of-image marker"):
+        from_compressed_msg(CompressedImage(format="jpeg", data=data[: len(data) // 2]))
+    with pytest.raises(CorruptImage, match="damaged: Corrupt JPEG data"):
+        from_compressed_msg(CompressedImage(format="jpeg", data=damaged_jpeg(data)))
+
+
+def test_bad_png_is_corrupt_not_an_opencv_error():
+    good = bytes(to_compressed_msg(BGR, fmt="png").data)
+    fake = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR" + struct.pack(">II", 64, 48) + bytes(range(40))  # pixels: none
+    with pytest.raises(CorruptImage):
+        from_compressed_msg(CompressedImage(format="png", data=fake))
+    with pytest.raises(CorruptImage, match="no IEND chunk"):
+        from_compressed_msg(CompressedImage(format="png", data=good[:-12]))
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10  # inside IDAT: its CRC no longer matches
+    with pytest.raises(CorruptImage, match="does not decode"):
+        from_compressed_msg(CompressedImage(format="png", data=bytes(flipped)))

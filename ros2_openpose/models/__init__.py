@@ -8,19 +8,23 @@ Known files (``load_model`` tells them apart by their keys):
   skeleton is read from the PAF output size: 46 -> coco17, 38 -> coco18);
 * CMU's ``body_pose_model.pth`` (flat Caffe names ``conv1_1.weight`` ... ``Mconv7_stage6_L2.weight``).
 
-Loading is strict: every key present, none extra, every shape equal; anything else is a WeightsError
-naming the file, the architecture expected and the first offending keys.
+Loading is strict: a checkpoint's metadata is checked against sane ranges before anything is built
+(``check_checkpoint``), every key must be present, none extra, every shape equal, every value finite;
+anything else is a one-line WeightsError naming the file and what is wrong.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 from torch import nn
+
+from ..skeletons import SKELETONS
 
 
 class WeightsError(ValueError):
@@ -38,10 +42,16 @@ MODEL_TYPES: dict[str, type[nn.Module]] = {"seed": SeedNet, "cmu": CMUBodyNet, "
 CHECKPOINT_KEYS = ("model_type", "model_kwargs", "skeleton", "state_dict")
 # Training-only constructor options: not part of the architecture, never replayed at load time.
 _TRAINING_KWARGS = ("backbone_weights", "freeze_backbone")
+#: Sane ranges of the architecture options a checkpoint may carry: a crafted ``paf_stages=1e5`` took a
+#: minute and 3 GB to build before failing.  Integers where the bounds are integers.
+KWARG_RANGES: dict[str, tuple[float, float]] = {"width": (0.05, 4.0), "alpha": (0.05, 4.0), "channels": (8, 1024),
+                                                "paf_stages": (1, 10), "heatmap_stages": (1, 10),
+                                                "stage_blocks": (0, 16)}
+INPUT_SIZE_RANGE = (8, 2048)
 _EXAMPLES = 5
 
 __all__ = ["WeightsError", "SeedNet", "CMUBodyNet", "LightNet", "MODEL_TYPES", "build_model", "load_model",
-           "make_checkpoint", "resolve_device"]
+           "make_checkpoint", "resolve_device", "check_checkpoint"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -85,6 +95,7 @@ def load_model(source: str | Path | Mapping, device: str | torch.device = "cpu",
     except (TypeError, ValueError) as err:
         raise WeightsError(f"{name}: cannot build {model_type} with {kwargs}: {err}") from err
     _check(model, state, name, f"{type(model).__name__}({_kwargs_text(kwargs)})")
+    _check_finite(state, name)
     model.load_state_dict(state, strict=True)
     device = resolve_device(device)
     model.to(device).eval()
@@ -100,10 +111,60 @@ def load_model(source: str | Path | Mapping, device: str | torch.device = "cpu",
 def trained_input_size(obj: Any) -> int | None:
     """The input height a training checkpoint was evaluated (else trained) at, from its config."""
     cfg = obj.get("config") if isinstance(obj, Mapping) else None
-    if not isinstance(cfg, Mapping):
-        return None
-    size = (cfg.get("eval") or {}).get("input_size") or (cfg.get("data") or {}).get("input_size")
-    return int(size) if size else None
+    for section in ("eval", "data"):
+        part = cfg.get(section) if isinstance(cfg, Mapping) else None
+        size = part.get("input_size") if isinstance(part, Mapping) else None
+        if size:
+            return size if _in_range(size, INPUT_SIZE_RANGE) else None
+    return None
+
+
+def check_checkpoint(obj: Mapping, name: str) -> None:
+    """WeightsError unless a training checkpoint's metadata is what this package writes, in sane ranges:
+    model_type, model_kwargs, skeleton and the config's input size.  Runs before anything is built."""
+    model_type, kwargs, skeleton = obj["model_type"], obj["model_kwargs"], obj["skeleton"]
+    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:
+        raise WeightsError(f"{name}: checkpoint model_type {model_type!r} is not one of {sorted(MODEL_TYPES)}")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise WeightsError(f"{name}: checkpoint model_kwargs is a {type(kwargs).__name__}, not a dict")
+    if not isinstance(skeleton, str) or skeleton not in SKELETONS:
+        raise WeightsError(f"{name}: checkpoint skeleton {skeleton!r} is not one of {sorted(SKELETONS)}")
+    for key, value in dict(kwargs or {}).items():
+        if key in _TRAINING_KWARGS or (key == "skeleton" and value == skeleton):
+            continue
+        if key not in KWARG_RANGES:
+            raise WeightsError(f"{name}: checkpoint model_kwargs has an unknown entry {key}={value!r}")
+        if not _in_range(value, KWARG_RANGES[key]):
+            lo, hi = KWARG_RANGES[key]
+            kind = "an integer" if isinstance(lo, int) else "a number"
+            raise WeightsError(f"{name}: checkpoint model_kwargs {key}={value!r} is not {kind} in {lo}..{hi}")
+    config = obj.get("config")
+    if config is not None and not isinstance(config, Mapping):
+        raise WeightsError(f"{name}: checkpoint config is a {type(config).__name__}, not a dict")
+    for section in ("eval", "data"):
+        part = (config or {}).get(section)
+        if part is not None and not isinstance(part, Mapping):
+            raise WeightsError(f"{name}: checkpoint config.{section} is a {type(part).__name__}, not a dict")
+        size = (part or {}).get("input_size")
+        if size is not None and not _in_range(size, INPUT_SIZE_RANGE):
+            raise WeightsError(f"{name}: checkpoint config.{section}.input_size={size!r} is not an integer in "
+                               f"{INPUT_SIZE_RANGE[0]}..{INPUT_SIZE_RANGE[1]}")
+
+
+def _in_range(value: Any, bounds: tuple[float, float]) -> bool:
+    lo, hi = bounds
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(lo, int) and not isinstance(value, int):
+        return False
+    return math.isfinite(value) and lo <= value <= hi
+
+
+def _check_finite(state: Mapping, name: str) -> None:
+    bad = [k for k, v in state.items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(f"{name}: {len(bad)} weight tensors hold NaN or infinite values: {_examples(bad)}")
 
 
 def _read(path: Path, trusted: bool) -> Any:
@@ -147,9 +208,8 @@ def _from_checkpoint(obj: Mapping, name: str) -> tuple[str, str, dict[str, Any],
     missing = [k for k in CHECKPOINT_KEYS if k not in obj]
     if missing:
         raise WeightsError(f"{name}: training checkpoint lacks {missing} (needs {list(CHECKPOINT_KEYS)})")
+    check_checkpoint(obj, name)
     model_type, state = obj["model_type"], obj["state_dict"]
-    if model_type not in MODEL_TYPES:
-        raise WeightsError(f"{name}: checkpoint model_type {model_type!r} is not one of {sorted(MODEL_TYPES)}")
     if not isinstance(state, Mapping):
         raise WeightsError(f"{name}: checkpoint state_dict is a {type(state).__name__}, not a dict")
     kwargs = {k: v for k, v in dict(obj["model_kwargs"] or {}).items() if k not in _TRAINING_KWARGS}

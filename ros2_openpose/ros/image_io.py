@@ -8,9 +8,11 @@ checks what both backends take on trust (sizes, ``step``, byte count) and remove
 ``CorruptImage``, ``EmptyImage``.  16-bit images are converted at 16 bits and scaled to 8 by
 ``ros2_openpose.image.as_bgr`` (rounded), so the backends cannot differ there either.
 
-Compressed images are decoded with ``cv2.imdecode`` directly: it is what both backends call, and a
-``None`` from it must become ``CorruptImage`` (rosbags-image only asserts).  Outgoing images (bgr8,
-JPEG/PNG) are built here: one ``tobytes`` / ``imencode``, nothing for a backend to add.
+Compressed images (JPEG and PNG) are decoded by ``encoded.decode``: their size is read from the
+header first (``image_size``: no decompression bomb reaches the decoder), truncated or damaged data is
+``CorruptImage``.  ``image_size`` gives what a message claims without touching its pixels, so the node
+refuses empty, oversized and unsupported frames before they take the place of a good one.  Outgoing
+images (bgr8, JPEG/PNG) are built here: one ``tobytes`` / ``imencode``, nothing for a backend to add.
 """
 from __future__ import annotations
 
@@ -24,17 +26,11 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from ros2_openpose.image import as_bgr
 
+from . import encoded
+from .encoded import CorruptImage, EmptyImage, UnsupportedEncoding
 
-class UnsupportedEncoding(ValueError):
-    """The message's encoding (or compressed format) is not one this module converts."""
-
-
-class CorruptImage(ValueError):
-    """The bytes do not form an image of the size the message claims (or do not decode)."""
-
-
-class EmptyImage(ValueError):
-    """Width or height is 0, or there are no bytes."""
+__all__ = ["CorruptImage", "EmptyImage", "UnsupportedEncoding", "SUPPORTED_ENCODINGS", "image_size",
+           "from_image_msg", "from_compressed_msg", "to_image_msg", "to_compressed_msg"]
 
 
 # Encodings of pictures a person can be found in: encoding -> (bytes per channel, channels per pixel).
@@ -81,15 +77,21 @@ def _bytes(data: Any) -> memoryview:
     return memoryview(bytes(data))
 
 
+def _raw_layout(encoding: str) -> tuple[int, int]:
+    """(bytes per channel, channels) of a supported raw encoding; UnsupportedEncoding otherwise."""
+    if encoding not in _RAW:
+        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; "
+                                  f"supported: {', '.join(SUPPORTED_ENCODINGS)}")
+    return _RAW[encoding]
+
+
 def from_image_msg(msg: Image) -> np.ndarray:
     """The image as (H, W, 3) uint8 BGR; raises UnsupportedEncoding / EmptyImage / CorruptImage."""
     encoding = str(msg.encoding)
-    if encoding not in _RAW:
-        raise UnsupportedEncoding(f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
+    itemsize, channels = _raw_layout(encoding)
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h == 0 or w == 0:
         raise EmptyImage(f"empty image ({w}x{h})")
-    itemsize, channels = _RAW[encoding]
     row = w * channels * itemsize
     if step < row:
         raise CorruptImage(f"{encoding} image {w}x{h}: step {step} is smaller than a row ({row} bytes)")
@@ -110,18 +112,33 @@ def from_image_msg(msg: Image) -> np.ndarray:
     return as_bgr(converted)
 
 
+def image_size(msg: Image | CompressedImage) -> tuple[int, int]:
+    """(width, height) a message claims, read without decoding: a raw image's fields, a JPEG/PNG header.
+
+    Raises EmptyImage (no pixels or bytes), UnsupportedEncoding (an encoding or format not converted
+    here) and CorruptImage (a compressed header that does not parse).
+    """
+    if isinstance(msg, CompressedImage):
+        fmt = str(msg.format).lower()
+        if "compresseddepth" in fmt:
+            raise UnsupportedEncoding(f"unsupported compressed format {msg.format!r} (depth images carry no people)")
+        data = _bytes(msg.data)
+        if len(data) == 0:
+            raise EmptyImage(f"compressed image ({msg.format or 'no format'}) has no data")
+        _, w, h = encoded.encoded_size(data)
+    else:
+        _raw_layout(str(msg.encoding))
+        w, h = int(msg.width), int(msg.height)
+    if w == 0 or h == 0:
+        raise EmptyImage(f"empty image ({w}x{h})")
+    return w, h
+
+
 def from_compressed_msg(msg: CompressedImage) -> np.ndarray:
-    """A JPEG/PNG (any format OpenCV reads) CompressedImage as (H, W, 3) uint8 BGR."""
-    fmt = str(msg.format).lower()
-    if "compresseddepth" in fmt:
-        raise UnsupportedEncoding(f"unsupported compressed format {msg.format!r} (depth images carry no people)")
-    data = _bytes(msg.data)
-    if len(data) == 0:
-        raise EmptyImage(f"compressed image ({msg.format or 'no format'}) has no data")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None or image.size == 0:
-        raise CorruptImage(f"compressed image ({msg.format or 'no format'}, {len(data)} bytes) does not decode")
-    return as_bgr(image)
+    """A JPEG or PNG CompressedImage as (H, W, 3) uint8 BGR (``encoded.decode``: truncated or damaged
+    data is CorruptImage)."""
+    image_size(msg)
+    return as_bgr(encoded.decode(_bytes(msg.data), f"compressed image ({msg.format or 'no format'})"))
 
 
 def _stamped(msg: Any, stamp: Any, frame_id: str) -> Any:

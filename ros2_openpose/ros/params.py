@@ -1,44 +1,24 @@
 """Every pose_node parameter, declared in one place: name, default, description, range, live or not.
 
-``PARAMS`` is the single table; ``declare_all`` declares it on a node, ``docs/ros.md`` and
-``params/pose.yaml`` mirror it (a test checks the yaml).  The decode thresholds take their defaults
-and ranges from ``DecodeConfig`` so the node and the core cannot disagree.
+``PARAMS`` is the single table (``param_table.Param`` rows); ``declare_all`` declares it on a node,
+``param_table.usage`` prints it for ``--help``, ``docs/ros.md`` and ``params/pose.yaml`` mirror it (a
+test checks the yaml).  The decode thresholds take their defaults and ranges from ``DecodeConfig`` so
+the node and the core cannot disagree.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.models import MODEL_TYPES
 from ros2_openpose.skeletons import SKELETONS
 
+from .param_table import Param, declare
+from .subscription import RELIABILITY_CHOICES
+
 _DEFAULT = DecodeConfig()
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    default: Any
-    description: str
-    live: bool = True                      # False -> read_only: needs a restart (model, device, QoS)
-    range: tuple[float, float, float] | None = None  # (from, to, step); step 0 = any value
-    choices: tuple[str, ...] = ()          # allowed strings (checked by the node)
-
-    def descriptor(self) -> ParameterDescriptor:
-        text = self.description + (f" One of: {', '.join(self.choices)}." if self.choices else "")
-        desc = ParameterDescriptor(name=self.name, description=text, read_only=not self.live)
-        if self.range is not None and not isinstance(self.default, bool):
-            lo, hi, step = self.range
-            if isinstance(self.default, int):
-                desc.integer_range = [IntegerRange(from_value=int(lo), to_value=int(hi), step=int(step))]
-            else:
-                desc.floating_point_range = [FloatingPointRange(from_value=float(lo), to_value=float(hi),
-                                                                step=float(step))]
-        return desc
 
 
 def _decode(name: str, description: str) -> Param:
@@ -54,7 +34,8 @@ DECODE_PARAMS = ("paf_threshold", "heatmap_threshold", "match_threshold", "min_p
 PARAMS: tuple[Param, ...] = (
     # model and device: fixed for the node's life
     Param("weights", "", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
-          "export, or 'demo' for the shipped synthetic-only demo model.", live=False),
+          "export, or a shipped model by name: 'default' (trained on real people) or 'demo' (synthetic "
+          "figures only).", live=False),
     Param("model_type", "auto", "Network type the weights must be: 'auto' takes whatever the file is (detected "
           "from its keys); a named type refuses a file of another type at start.", live=False,
           choices=("auto", *MODEL_TYPES)),
@@ -73,14 +54,23 @@ PARAMS: tuple[Param, ...] = (
     _decode("min_person_score", "People with a lower mean part+limb score are dropped."),
     _decode("use_extra_pafs", "Use the redundant long-range limbs as evidence."),
     # input
-    Param("input_transport", "raw", "Subscribe to 'image' (raw, sensor_msgs/Image) or 'image/compressed' "
-          "(compressed, sensor_msgs/CompressedImage).", live=False, choices=("raw", "compressed")),
-    Param("qos_reliability", "best_effort", "Reliability of the image subscription (sensor data is best effort).",
-          live=False, choices=("best_effort", "reliable")),
-    Param("qos_depth", 5, "History depth of the image subscription.", live=False, range=(1, 100, 1)),
-    Param("max_age", 0.5, "Frames older than this many seconds (now - header.stamp) are dropped; 0 = off.",
-          range=(0.0, 3600.0, 0.0)),
-    Param("max_pixels", 50_000_000, "Frames with more pixels are dropped (too_large).", range=(1, 1_000_000_000, 1)),
+    Param("images", ["image"], "Image topics, one per camera; several are batched through one forward pass "
+          "and each PersonArray carries its own camera's header.", live=False),
+    Param("input_transport", "raw", "Subscribe to each of 'images' (raw, sensor_msgs/Image) or to "
+          "'<image>/compressed' (compressed, sensor_msgs/CompressedImage).", live=False,
+          choices=("raw", "compressed")),
+    Param("qos_reliability", "auto", "Reliability of the image subscriptions (keep-last 1): 'auto' follows "
+          "the publishers (reliable unless one publishes best effort) and re-matches when they change.",
+          live=False, choices=RELIABILITY_CHOICES),
+    Param("max_age", 0.5, "Frames that waited longer than this many seconds at the node (since they arrived; "
+          "the stamp is not used) are dropped (too_old); 0 = off.", range=(0.0, 3600.0, 0.0)),
+    Param("max_pixels", 50_000_000, "Frames with more pixels are dropped (too_large), compressed ones before "
+          "they are decoded.", range=(1, 1_000_000_000, 1)),
+    # running
+    Param("cpu_threads", 1, "Torch intra-op threads (process-wide); 0 = torch's default (one per core). "
+          "1 keeps latency steady when other processes load the CPU.", live=False, range=(0, 256, 1)),
+    Param("managed", False, "true: start unconfigured and wait for a lifecycle manager (configure, activate); "
+          "false: configure and activate at start.", live=False),
     # output
     Param("publish_annotated", True, "Publish poses/annotated (only while someone subscribes)."),
     Param("marker_scale", 0.002, "Metres per image pixel of poses/markers.", range=(1e-6, 10.0, 0.0)),
@@ -90,9 +80,8 @@ BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
 
 
 def declare_all(node: Node) -> dict[str, Any]:
-    """Declare every parameter on ``node``; returns name -> value (overrides and yaml applied)."""
-    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in PARAMS])
-    return {p.name: p.value for p in declared}
+    """Declare every pose_node parameter on ``node``; returns name -> value (overrides and yaml applied)."""
+    return declare(node, PARAMS)
 
 
 def check_choice(name: str, value: Any) -> str | None:

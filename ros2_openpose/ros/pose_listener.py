@@ -1,8 +1,8 @@
 """pose_listener: prints people per frame, writes the annotated video and a summary of the stream.
 
-It exits by itself after ``expect`` PersonArrays, or after ``idle_timeout`` seconds without one, and
-writes ``summary.json`` (frames, frames with people, people, fps, latency) and ``poses.jsonl`` (one
-line per PersonArray) into ``out_dir``.
+It exits by itself after ``expect`` PersonArrays, after ``idle_timeout`` seconds without one, or on
+SIGINT / SIGTERM, and always writes ``summary.json`` (frames, frames with people, people, fps, latency)
+and ``poses.jsonl`` (one line per PersonArray) into ``out_dir`` first.  ``--help`` lists the parameters.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import Image
@@ -19,15 +20,26 @@ from sensor_msgs.msg import Image
 from ros2_openpose.msg import PersonArray
 from ros2_openpose.video import open_video_writer
 
+from .exits import Signals, run_program
 from .image_io import from_image_msg
+from .param_table import Param, declare, usage
+
+SUMMARY = ("Listens to 'poses' (and 'poses/annotated'), prints people per frame, writes summary.json, "
+           "poses.jsonl and annotated.mp4.")
+PARAMS = (
+    Param("expect", 0, "Exit after this many PersonArrays; 0 = only on idle_timeout or a signal."),
+    Param("idle_timeout", 30.0, "Exit after this many seconds without a PersonArray."),
+    Param("out_dir", "out/demo", "Folder for summary.json, poses.jsonl and annotated.mp4."),
+)
 
 
 class PoseListener(Node):
     def __init__(self) -> None:
         super().__init__("pose_listener")
-        self.expect = int(self.declare_parameter("expect", 0).value)
-        self.idle_timeout = float(self.declare_parameter("idle_timeout", 30.0).value)
-        self.out_dir = Path(str(self.declare_parameter("out_dir", "out/demo").value))
+        values = declare(self, PARAMS)
+        self.expect = int(values["expect"])
+        self.idle_timeout = float(values["idle_timeout"])
+        self.out_dir = Path(str(values["out_dir"]))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.records: list[dict] = []
         self.latencies: list[float] = []
@@ -89,18 +101,24 @@ class PoseListener(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    return run_program("pose_listener", args, _run, lambda: usage("pose_listener", SUMMARY, PARAMS))
+
+
+def _run(args: list[str] | None, signals: Signals) -> int:
     rclpy.init(args=args)
     node = PoseListener()
+    signals.serving()  # from here a signal ends the loop below and the summary is still written
+    node.get_logger().info(f"listening on {node.resolve_topic_name('poses')}, writing to {node.out_dir}")
     try:
-        while rclpy.ok() and not node.done():
+        while rclpy.ok() and not signals.stop.is_set() and not node.done():
             rclpy.spin_once(node, timeout_sec=0.1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):
         pass
     summary = node.close()
     print("summary: " + json.dumps(summary), flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
-    return 0 if summary["frames"] > 0 else 1
+    return 0 if summary["frames"] > 0 or signals.received else 1
 
 
 if __name__ == "__main__":

@@ -1,27 +1,59 @@
-"""Running a node's executor until Ctrl-C or shutdown, and cleaning up: shared by the executables."""
+"""Running a node's executor until a signal or shutdown, and cleaning up: shared by the executables.
+
+``GuardedExecutor`` keeps serving when a callback raises: anyone on the domain can send a request
+that makes rclpy's own services raise (a SetParameters request with ``ParameterValue.type = 99``
+raises ValueError inside rclpy's parameter service), and an exception out of one callback must not
+end the node.  The exception is logged (throttled) and the executor goes on.
+"""
 from __future__ import annotations
 
 import threading
 from typing import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+
+
+class GuardedExecutor(SingleThreadedExecutor):
+    """A SingleThreadedExecutor whose callbacks' exceptions are logged on ``logger``, not raised."""
+
+    def __init__(self, logger, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._logger = logger
+        self.failures = 0
+
+    def spin_once(self, timeout_sec: float | None = None) -> None:
+        try:
+            super().spin_once(timeout_sec)
+        except (ExternalShutdownException, ShutdownException):
+            raise
+        except Exception as err:  # noqa: BLE001 - one failed callback must not end the node
+            self.failures += 1
+            self._logger.error(f"a callback failed and was skipped ({self.failures} so far): "
+                               f"{type(err).__name__}: {err}", throttle_duration_sec=5.0)
+
+
+def _spin_quietly(executor: SingleThreadedExecutor) -> None:
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException, ShutdownException):
+        pass  # the context was shut down (a signal): the owner cleans up
 
 
 def spin_node(node: Node, work: Callable[[], object] | None = None) -> None:
     """Spin ``node`` until shutdown; with ``work``, spin in the background while ``work()`` runs.
 
-    Ctrl-C and an external shutdown end it quietly; the node is destroyed and rclpy shut down after.
+    A signal or an external shutdown ends it quietly; the node is destroyed and rclpy shut down after.
     """
-    executor = SingleThreadedExecutor()
+    executor = GuardedExecutor(node.get_logger(), context=node.context)
     executor.add_node(node)
     spinner = None
     try:
         if work is None:
-            executor.spin()
+            _spin_quietly(executor)
         else:
-            spinner = threading.Thread(target=executor.spin)
+            spinner = threading.Thread(target=_spin_quietly, args=(executor,), name="spin")
             spinner.start()
             work()
     except (KeyboardInterrupt, ExternalShutdownException):
@@ -33,4 +65,4 @@ def spin_node(node: Node, work: Callable[[], object] | None = None) -> None:
             # ("terminate called without an active exception"): let it return first.
             spinner.join(timeout=5.0)
         node.destroy_node()
-        rclpy.try_shutdown()
+        rclpy.try_shutdown(context=node.context)
