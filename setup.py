@@ -23,6 +23,7 @@ setup(
         "onnx": ["onnx", "onnxscript", "onnxruntime"],  # export (onnx + onnxscript) and inference (onnxruntime)
         "train": ["tensorboard"],                        # optional training curves
         "test": ["pytest", "munkres"],                   # munkres: the reference matcher the tests compare with
+        "teacher": ["tensorflow-cpu"],                   # training.teacher only (offline data preparation)
     },
     entry_points={"console_scripts": [
         "ros2-openpose = ros2_openpose.cli:main",

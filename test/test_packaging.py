@@ -24,7 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 TORCH_INDEX = REPO / "tools" / "torch_index.py"
 STDLIB = set(sys.stdlib_module_names)
 #: Import name -> the pip distribution that provides it, where the two differ.
-DISTRIBUTIONS = {"cv2": "opencv-python-headless", "yaml": "pyyaml"}
+DISTRIBUTIONS = {"cv2": "opencv-python-headless", "yaml": "pyyaml",
+                 # google.protobuf comes with tensorflow-cpu (the [teacher] extra)
+                 "tensorflow": "tensorflow-cpu", "google": "tensorflow-cpu"}
 #: Import name -> rosdep key, for the non-ROS Python modules the node imports.
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "scipy": "python3-scipy"}
 #: Imported by run-time code only inside a function, as an optional alternative that says so when missing:
