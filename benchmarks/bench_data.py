@@ -26,9 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_model  # noqa: E402
-
-from training.augment import (AugmentConfig, color_jitter, transform_keypoints, warp_image,  # noqa: E402
-                              warp_mask)
+from training.augment import AugmentConfig, color_jitter, transform_keypoints, warp_image, warp_mask  # noqa: E402
 from training.data import PoseDataset, downsample_mask, worker_init  # noqa: E402
 
 DEFAULT_SET = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) \

@@ -136,7 +136,8 @@ def main() -> None:
     executor.shutdown()
     load_after = os.getloadavg()
     print(f"\n{describe()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
-    print(f"{args.cameras} cameras, 640x480 at {args.hz:g} Hz each, weights {args.weights}, {args.seconds:g} s per run\n")
+    print(f"{args.cameras} cameras, 640x480 at {args.hz:g} Hz each, weights {args.weights}, "
+          f"{args.seconds:g} s per run\n")
     print("| round | mode | processes | cpu_threads each | PersonArrays/s (all cameras) | per camera | "
           "median latency ms | / separate |")
     print("|---|---|---|---|---|---|---|---|")

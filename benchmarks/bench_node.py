@@ -32,8 +32,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "test"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
-
 import rclpy  # noqa: E402
 import torch  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -43,6 +41,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from doubles import AnnotationNet, load_scene  # noqa: E402
+from machine import describe  # noqa: E402
 from ros2_openpose.estimator import PoseEstimator  # noqa: E402
 from ros2_openpose.msg import PersonArray  # noqa: E402
 from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
@@ -129,7 +128,7 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
         spinner.join(timeout=5)
         node.destroy_node()
         client.destroy_node()
-    overhead = [t - e for t, e in zip(totals, inner)]
+    overhead = [t - e for t, e in zip(totals, inner, strict=True)]
     return {"size": f"{w}x{h}", "outputs": "poses + annotated + markers" if outputs else "poses",
             "annotated_ms": statistics.median(annotated) * 1e3 if annotated else float("nan"),
             "frames": len(totals), "people": statistics.median(people),

@@ -1,8 +1,9 @@
 """Files the package ships, how a user names them, and how a model says what it is."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The default model: LightNet trained on real photographs (docs/model.md).

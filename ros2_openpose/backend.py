@@ -97,7 +97,7 @@ def _median_ms(network: nn.Module, x: torch.Tensor) -> float:
 
 def _difference(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
     with torch.inference_mode():
-        return max(float((p - q).abs().max()) for p, q in zip(a(x), b(x)))
+        return max(float((p - q).abs().max()) for p, q in zip(a(x), b(x), strict=True))
 
 
 def choose_backend(network: nn.Module, weights: Any, backend: str, device: torch.device,

@@ -5,7 +5,8 @@ import contextlib
 import signal
 import sys
 import time
-from typing import Any, Iterator, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 
 class Progress:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -130,8 +131,9 @@ class PoseEstimator:
             tensor, scale_boxes = to_tensor_batch(bgrs, size, self.stride, self.input_format, self.device)
             tensors.append(tensor)
             boxes.append(scale_boxes)
-        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(scale_boxes, boxes[0])],
-                           dtype=np.float32) for scale_boxes in boxes]
+        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y]
+                            for b, b0 in zip(scale_boxes, boxes[0], strict=True)], dtype=np.float32)
+                  for scale_boxes in boxes]
         pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios)
         results = []
         for i, box in enumerate(boxes[0]):

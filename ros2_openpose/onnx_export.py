@@ -15,8 +15,9 @@ import argparse
 import importlib.util
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -100,7 +101,7 @@ class OnnxNetwork(nn.Module):
         try:
             self.session = ort.InferenceSession(str(self.path), options,
                                                 providers=providers or ["CPUExecutionProvider"])
-        except Exception as err:  # noqa: BLE001 - ONNX Runtime raises its own types for unreadable files
+        except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise WeightsError(f"{self.path}: not a readable ONNX model ({type(err).__name__}: {first})") from err
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -155,7 +156,7 @@ def parity(network: nn.Module, path: str | Path, inputs: torch.Tensor) -> float:
     with torch.inference_mode():
         ref = network.eval().float().cpu()(inputs)
         got = OnnxNetwork(path)(inputs)
-    return max(float((r - g).abs().max()) for r, g in zip(ref, got))
+    return max(float((r - g).abs().max()) for r, g in zip(ref, got, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:

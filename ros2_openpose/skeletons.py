@@ -120,7 +120,7 @@ class Skeleton:
         shoulders, and only when both shoulders are labelled (v > 0); its v is the lower of the two.
         """
         kps = np.asarray(keypoints, dtype=np.float32)
-        out = np.zeros(kps.shape[:-2] + (self.num_keypoints, 3), dtype=np.float32)
+        out = np.zeros((*kps.shape[:-2], self.num_keypoints, 3), dtype=np.float32)
         for j, i in enumerate(self.to_coco17):
             out[..., i, :] = kps[..., j, :]
         if self.name == "coco18":

@@ -11,8 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ros2_openpose.models import (CMUBodyNet, SeedNet, WeightsError, build_model, load_model,
-                                  make_checkpoint)
+from ros2_openpose.models import CMUBodyNet, SeedNet, WeightsError, build_model, load_model, make_checkpoint
 from ros2_openpose.models.seed import shrink_image, tent_kernel
 from ros2_openpose.skeletons import COCO17, COCO18
 
@@ -197,20 +196,20 @@ def test_wrong_shape_and_unexpected_key(cmu_state):
 def test_unrelated_and_corrupt_files(tmp_path):
     unrelated = tmp_path / "resnet.pth"
     torch.save({"layer1.0.conv1.weight": torch.zeros(1), "fc.bias": torch.zeros(1)}, unrelated)
-    with pytest.raises(WeightsError, match="resnet.pth.*unrecognised.*SeedNet.*CMUBodyNet.*fc.bias"):
+    with pytest.raises(WeightsError, match=r"resnet\.pth.*unrecognised.*SeedNet.*CMUBodyNet.*fc\.bias"):
         load_model(unrelated)
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"\x00not a torch file at all" * 10)
-    with pytest.raises(WeightsError, match="corrupt.pth"):
+    with pytest.raises(WeightsError, match=r"corrupt\.pth"):
         load_model(corrupt)
     truncated = tmp_path / "truncated.pt"
     torch.save(make_checkpoint(small_seed()), truncated)
     truncated.write_bytes(truncated.read_bytes()[:5000])
-    with pytest.raises(WeightsError, match="truncated.pt"):
+    with pytest.raises(WeightsError, match=r"truncated\.pt"):
         load_model(truncated)
     listed = tmp_path / "list.pt"
     torch.save([torch.zeros(1)], listed)
-    with pytest.raises(WeightsError, match="list.pt"):
+    with pytest.raises(WeightsError, match=r"list\.pt"):
         load_model(listed)
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "absent.pth")
@@ -229,7 +228,7 @@ def test_training_checkpoint_round_trip(tmp_path):
     assert info["model_kwargs"] == {"skeleton": "coco18", "width": 0.25, "paf_stages": 2, "heatmap_stages": 1}
     x = torch.randn(1, 3, 64, 80)
     with torch.inference_mode():
-        for a, b in zip(net(x), loaded(x)):
+        for a, b in zip(net(x), loaded(x), strict=True):
             assert torch.equal(a, b)
 
 

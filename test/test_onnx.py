@@ -14,8 +14,7 @@ import torch
 from ros2_openpose.assets import DEMO_WEIGHTS, describe_model
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import build_model, load_model
-from ros2_openpose.onnx_export import (METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, main,
-                                       parity)
+from ros2_openpose.onnx_export import METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, main, parity
 from training import synthetic
 
 
@@ -57,7 +56,7 @@ def test_estimator_from_onnx_matches_pytorch(exported, tmp_path):
     torch_people = PoseEstimator(weights=DEMO_WEIGHTS, device="cpu").estimate(image)
     onnx_people = PoseEstimator(weights=path, device="cpu").estimate(image)
     assert len(torch_people) == len(onnx_people) > 0
-    for a, b in zip(torch_people, onnx_people):
+    for a, b in zip(torch_people, onnx_people, strict=True):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=0.05, equal_nan=True)
 
 

@@ -69,7 +69,7 @@ def test_a_few_steps_lower_the_loss(real_data: Path) -> None:
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(12):
-        loss, parts, (pafs, heatmaps) = forward_loss(model, batch, torch.device("cpu"), net.input_format, False)
+        loss, _, (pafs, heatmaps) = forward_loss(model, batch, torch.device("cpu"), net.input_format, False)
         assert len(pafs) == 1 and len(heatmaps) == 1
         optimizer.zero_grad()
         loss.backward()
@@ -94,9 +94,9 @@ def test_configs_load_and_overrides_apply(tmp_path: Path) -> None:
     cmu.write_text("model: {type: cmu, kwargs: {}}\n")  # a file states the constructor's arguments whole
     assert load_config(cmu)["model"]["kwargs"] == {}
     assert load_config(cmu, ["model.kwargs.x=1"])["model"]["kwargs"] == {"x": 1}
-    with pytest.raises(ValueError, match="optim.lrr"):
+    with pytest.raises(ValueError, match=r"optim\.lrr"):
         load_config(None, ["optim.lrr=1"])
-    with pytest.raises(ValueError, match="augment.wobble"):
+    with pytest.raises(ValueError, match=r"augment\.wobble"):
         load_config(None, ["augment.wobble=1"])
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,8 +50,8 @@ KWARG_RANGES: dict[str, tuple[float, float]] = {"width": (0.05, 4.0), "alpha": (
 INPUT_SIZE_RANGE = (8, 2048)
 _EXAMPLES = 5
 
-__all__ = ["WeightsError", "SeedNet", "CMUBodyNet", "LightNet", "MODEL_TYPES", "build_model", "load_model",
-           "make_checkpoint", "resolve_device", "check_checkpoint"]
+__all__ = ["MODEL_TYPES", "CMUBodyNet", "LightNet", "SeedNet", "WeightsError", "build_model", "check_checkpoint",
+           "load_model", "make_checkpoint", "resolve_device"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -172,11 +172,11 @@ def _read(path: Path, trusted: bool) -> Any:
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - corrupt, truncated, not a torch file, unsafe pickle
+    except Exception as err:
         if trusted:
             try:
                 return torch.load(path, map_location="cpu", weights_only=False)
-            except Exception as err2:  # noqa: BLE001
+            except Exception as err2:
                 err = err2
         raise WeightsError(f"{path}: cannot read as a PyTorch weights file ({type(err).__name__}: "
                            f"{str(err).splitlines()[0] if str(err) else ''}); expected a ros2_openpose "

@@ -27,7 +27,7 @@ VGG19_CONV_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21)
 
 def scaled(channels: int, width: float) -> int:
     """``channels * width`` rounded, at least 4: the width multiplier's one rule."""
-    return max(4, int(round(channels * width)))
+    return max(4, round(channels * width))
 
 
 def vgg19_features(width: float = 1.0) -> nn.Sequential:
@@ -61,7 +61,7 @@ def load_imagenet_weights(features: nn.Sequential, path: str | Path | None) -> b
     path = Path(path).expanduser()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to read is the same error for the user
+    except Exception as err:
         raise WeightsError(f"{path}: cannot read a torchvision vgg19 state_dict ({err})") from err
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: expected a torchvision vgg19 state_dict, got {type(state).__name__}")

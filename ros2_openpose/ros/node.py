@@ -35,8 +35,7 @@ from ros2_openpose.msg import PersonArray, SkeletonInfo
 from . import diagnostics, message
 from .accounting import FrameLedger
 from .frames import Frame, LatestFrames
-from .image_io import (CorruptImage, EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg,
-                       image_size, to_image_msg)
+from .image_io import EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg, image_size, to_image_msg
 from .params import DECODE_PARAMS, declare_all
 from .startup import StartupError, build_estimator, check_model, check_values, decode_config, set_cpu_threads
 from .subscription import ImageInput
@@ -116,7 +115,7 @@ class PoseNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+        except Exception as err:
             self._failure = err if isinstance(err, StartupError) else StartupError(f"{type(err).__name__}: {err}")
             if self.values["managed"]:  # unmanaged, main logs it as the reason the node exits
                 self.get_logger().error(f"configure failed: {self._failure}")
@@ -164,7 +163,7 @@ class PoseNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._activate()
-        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+        except Exception as err:
             self._failure = StartupError(f"activate failed: {type(err).__name__}: {err}")
             self.get_logger().error(str(self._failure))
             self._stop_serving()
@@ -284,7 +283,7 @@ class PoseNode(LifecycleNode):
                 return
             try:
                 self._serve(batch)  # counts each frame itself, whatever happens to it
-            except Exception as err:  # noqa: BLE001 - a bug here must not stop the node serving
+            except Exception as err:
                 self.get_logger().error(f"serving a batch failed: {type(err).__name__}: {err}",
                                         throttle_duration_sec=5.0)
 
@@ -311,16 +310,16 @@ class PoseNode(LifecycleNode):
             start = time.perf_counter()
             found = self.estimator.estimate_batch([bgr for _, bgr in ready])
             inference_s = time.perf_counter() - start
-        except Exception as err:  # noqa: BLE001 - OOM or anything else: these frames fail, the node goes on
+        except Exception as err:
             oom = _is_oom(err)
             if oom and torch.cuda.is_available():
                 torch.cuda.empty_cache()
             self._drop("out_of_memory" if oom else "error", f"{type(err).__name__}: {err}", len(ready))
             return
-        for (frame, bgr), people in zip(ready, found):
+        for (frame, bgr), people in zip(ready, found, strict=True):
             try:
                 self._publish(frame, bgr, people, inference_s)
-            except Exception as err:  # noqa: BLE001 - e.g. the context shut down under us
+            except Exception as err:
                 self._drop("error", f"publishing failed: {type(err).__name__}: {err}")
                 continue
             self.ledger.processed()
@@ -330,7 +329,7 @@ class PoseNode(LifecycleNode):
             return from_image_msg(msg) if isinstance(msg, Image) else from_compressed_msg(msg)
         except ValueError as err:
             raise _Drop(_reason(err), str(err)) from err
-        except Exception as err:  # noqa: BLE001 - e.g. MemoryError, a backend's own error type
+        except Exception as err:
             raise _Drop("error", f"{type(err).__name__}: {err}") from err
 
     def _publish(self, frame: Frame, bgr, people: list, inference_s: float) -> None:

@@ -8,7 +8,7 @@ end the node.  The exception is logged (throttled) and the executor goes on.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
@@ -28,7 +28,7 @@ class GuardedExecutor(SingleThreadedExecutor):
             super().spin_once(timeout_sec)
         except (ExternalShutdownException, ShutdownException):
             raise
-        except Exception as err:  # noqa: BLE001 - one failed callback must not end the node
+        except Exception as err:
             self.failures += 1
             self._logger.error(f"a callback failed and was skipped ({self.failures} so far): "
                                f"{type(err).__name__}: {err}", throttle_duration_sec=5.0)

@@ -83,7 +83,7 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
                              config=decode_config(values))
     except WeightsError as err:  # its message names the file already (the loader's, or ours below)
         raise StartupError(f"incompatible weights {err if str(weights) in str(err) else f'{weights}: {err}'}") from err
-    except Exception as err:  # noqa: BLE001 - whatever a weights file makes the loader raise: one line, exit 2
+    except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise StartupError(f"cannot load {weights}: {type(err).__name__}: {first}") from err
 
