@@ -24,21 +24,21 @@ from pathlib import Path
 
 import cv2
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import Image
+
+from machine import describe
+from ros2_openpose.msg import PersonArray
+from ros2_openpose.ros.image_io import to_image_msg
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from rclpy.time import Time  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-
-from machine import describe  # noqa: E402
-from ros2_openpose.msg import PersonArray  # noqa: E402
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
-
 DATA = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) / "real-keypoints"
 NS = "/multicam"
 

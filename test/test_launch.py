@@ -9,6 +9,7 @@ is checked against the topics a real pose_node publishes in a namespace either w
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import os
 import threading
@@ -28,7 +29,7 @@ try:
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessStart
     from launch.launch_description_sources import PythonLaunchDescriptionSource
-    from launch_ros.actions import Node as _LaunchRosNode  # noqa: F401 - the launch file needs launch_ros
+    importlib.import_module("launch_ros.actions")  # the launch file needs launch_ros too
     LAUNCH_MISSING = None
 except ImportError as err:
     # Without the real package, `launch` is this repository's launch/ folder (a namespace package).

@@ -152,7 +152,10 @@ def test_overlapping_limbs_are_averaged(real_data: Path, tmp_path: Path) -> None
     probe = dataset(folder, input_size=368)
     raw = probe.load(probe.image_ids.index(image_id))
     inverse = cv2.invertAffineTransform(probe.transform(raw, None)[0])
-    to_image = lambda x, y: tuple(inverse[:, :2] @ np.array([x, y]) + inverse[:, 2])  # noqa: E731
+
+    def to_image(x: float, y: float) -> tuple:
+        return tuple(inverse[:, :2] @ np.array([x, y]) + inverse[:, 2])
+
     # Left upper arms (5 -> 7) of two people crossing at the centre of cell (12, 12) = (99.5, 99.5).
     horizontal = person(image_id, 1, {5: to_image(59.5, 99.5), 7: to_image(139.5, 99.5)})
     vertical = person(image_id, 2, {5: to_image(99.5, 59.5), 7: to_image(99.5, 139.5)})

@@ -15,19 +15,18 @@ import pytest
 import torch
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # when torchrun runs this file as a script
+
+from ros2_openpose.models import build_model, load_model, make_checkpoint
+from training.config import DEFAULTS, load_config, parse_override, parse_setting
+from training.data import PoseDataset
+from training.distributed import DistInfo, cleanup, init_distributed
+from training.engine import forward_loss, masked_l2
+from training.evaluate import main as evaluate_main
+from training.network import wrap
+from training.train import main, make_loader
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # when torchrun runs this file as a script
-    sys.path.insert(0, str(REPO))
-
-from ros2_openpose.models import build_model, load_model, make_checkpoint  # noqa: E402
-from training.config import DEFAULTS, load_config, parse_override, parse_setting  # noqa: E402
-from training.data import PoseDataset  # noqa: E402
-from training.distributed import DistInfo, cleanup, init_distributed  # noqa: E402
-from training.engine import forward_loss, masked_l2  # noqa: E402
-from training.evaluate import main as evaluate_main  # noqa: E402
-from training.network import wrap  # noqa: E402
-from training.train import main, make_loader  # noqa: E402
-
 SET = "mmpose-coco"  # 4 real COCO images
 TINY = ["--set", "model.kwargs.width=0.125", "--set", "model.kwargs.paf_stages=1",
         "--set", "model.kwargs.heatmap_stages=1", "--set", "data.input_size=64",
