@@ -157,8 +157,8 @@ class Annotated:
 
 def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | None) -> dict:
     estimator = build_estimator(args, config)
-    print(f"{PROG}: {describe_model(estimator.info)}", file=sys.stderr, flush=True)
-    if is_synthetic_only(estimator.info):
+    print(f"{PROG}: {describe_model(estimator.model)}", file=sys.stderr, flush=True)
+    if is_synthetic_only(estimator.model):
         print(f"{PROG}: warning: {SYNTHETIC_WARNING}", file=sys.stderr, flush=True)
     out, skeleton = Path(args.out), estimator.skeleton
     capture, fps, total = None, None, None

@@ -136,7 +136,7 @@ def test_start_says_which_model_runs_and_warns_when_synthetic(images, tmp_path, 
                      "--log-every", "0"]) == 0
     err = capsys.readouterr().err
     _, info = load_model(assets.DEMO_WEIGHTS)
-    card = info["card"]
+    card = info.card
     assert card["synthetic_only"] and card["name"] in err and card["trained_on"] in err
     assert f"warning: {assets.SYNTHETIC_WARNING}" in err
 

@@ -23,7 +23,7 @@ from ros2_openpose.tensor import fit, to_tensor_batch
 class RampNet(nn.Module):
     """PAFs = mean of input channel 0 over each 8x8 cell, heatmaps = same of channel 1."""
 
-    skeleton, input_format, stride = COCO17, "bgr_256", 8
+    skeleton, input_format, stride, model_type = COCO17, "bgr_256", 8, "ramp"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cells = F.avg_pool2d(x, 8)
@@ -97,7 +97,7 @@ def stick_person(cx: float, top: float, height: float) -> np.ndarray:
 class PlantedNet(nn.Module):
     """Draws, for batch element i, the people ``people[i]`` (P, K, 2) given in network-input pixels."""
 
-    input_format, stride = "rgb_imagenet", 8
+    input_format, stride, model_type = "rgb_imagenet", 8, "planted"
 
     def __init__(self, people: list[np.ndarray], skeleton: Skeleton = COCO17) -> None:
         super().__init__()

@@ -321,7 +321,7 @@ def test_start_log_names_the_model_and_warns_for_synthetic_weights(context):
         while time.monotonic() < deadline and len(mine) < 2:
             executor.spin_once(timeout_sec=0.1)
             mine = [m for m in logs if m.name == node.get_logger().name and m.level in (Log.INFO, Log.WARN)]
-        description = describe_model(node.estimator.info)
+        description = describe_model(node.estimator.model)
         assert "synthetic" in description
         assert any(m.level == Log.INFO and m.msg.startswith(description) for m in mine), [m.msg for m in mine]
         assert any(m.level == Log.WARN and m.msg == SYNTHETIC_WARNING for m in mine), [m.msg for m in mine]
@@ -335,4 +335,4 @@ def test_real_trained_double_gets_no_synthetic_warning(harness):
     h = harness()
     h.wait(lambda: bool(h.logs()), "the start-up log")
     assert not any(SYNTHETIC_WARNING in text for text in h.logs())
-    assert any(text.startswith(describe_model(h.node.estimator.info)) for text in h.logs(Log.INFO))
+    assert any(text.startswith(describe_model(h.node.estimator.model)) for text in h.logs(Log.INFO))

@@ -135,7 +135,7 @@ def test_resume_reproduces_the_uninterrupted_run(real_data: Path, tmp_path: Path
     assert set(b) == {"model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "step",
                       "best_ap", "history", "optimizer", "scheduler", "scaler", "rng"}
     net, info = load_model(tmp_path / "b" / "last.pt")  # what the node and the CLI do
-    assert info["model_kwargs"]["width"] == 0.125 and net.skeleton.name == "coco17"
+    assert info.model_kwargs["width"] == 0.125 and net.skeleton.name == "coco17"
     saved = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
     assert saved["optim"]["milestones"] == [1]
 

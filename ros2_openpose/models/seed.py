@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as functional
@@ -130,8 +131,8 @@ class SeedNet(nn.Module):
             raise ValueError(f"SeedNet needs width > 0 and at least one stage of each kind, got "
                              f"width={width}, paf_stages={paf_stages}, heatmap_stages={heatmap_stages}")
         self.skeleton = get_skeleton(skeleton)
-        self.model_kwargs = {"skeleton": self.skeleton.name, "width": float(width),
-                             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages)}
+        self.model_kwargs: dict[str, Any] = {"skeleton": self.skeleton.name, "width": float(width),
+                                             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages)}
         base = scaled(128, width)
         n_paf, n_hm = self.skeleton.num_pafs, self.skeleton.num_heatmaps
         self.F = Features(width, base - 3)
@@ -150,6 +151,10 @@ class SeedNet(nn.Module):
         if freeze_backbone:
             for p in self.F.vgg.parameters():
                 p.requires_grad_(False)
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """VGG-19 conv1_1..conv4_2: the ImageNet-pretrained front."""
+        return list(self.F.vgg.parameters())
 
     def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """All stage outputs: ``([pafs per PAF stage], [heatmaps per heatmap stage])``."""

@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import WeightsError
+
 log = logging.getLogger(__name__)
 
 #: (name, out_channels) of each conv, "pool" for a 2x2 max-pool; torchvision's order.
@@ -51,8 +53,6 @@ def load_imagenet_weights(features: nn.Sequential, path: str | Path | None) -> b
     bare ``N.*`` keys work too).  With ``path=None`` it logs that the backbone starts from scratch
     and returns False.  Needs width 1 (shapes must match); raises WeightsError otherwise.
     """
-    from . import WeightsError  # here, not at the top: the package imports this module
-
     if path is None:
         log.info("VGG-19 backbone starts from scratch (no ImageNet weights). To start from ImageNet, "
                  "pass backbone_weights=<local torchvision vgg19 state_dict, e.g. vgg19-dcbb9e9d.pth "

@@ -42,12 +42,12 @@ def announce(weights: Path) -> None:
     from ros2_openpose.models import WeightsError, load_model
 
     try:
-        _, info = load_model(weights)
+        _, model = load_model(weights)
     except (WeightsError, FileNotFoundError, RuntimeError):
         print(f"demo: weights {weights} (pose_node will check them)")
         return
-    print(f"demo: {describe_model(info)}")
-    if is_synthetic_only(info):
+    print(f"demo: {describe_model(model)}")
+    if is_synthetic_only(model):
         print(f"demo: WARNING: {SYNTHETIC_WARNING}")
 
 

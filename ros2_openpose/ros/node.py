@@ -156,8 +156,8 @@ class PoseNode(LifecycleNode):
                         "skeleton": self.create_publisher(SkeletonInfo, "poses/skeleton", latched)}
         self.outputs["skeleton"].publish(message.skeleton_info(estimator.skeleton, estimator.info))
         warm_s = estimator.warmup()
-        self.get_logger().info(f"{describe_model(estimator.info)}; warm-up {warm_s * 1000:.0f} ms")
-        if is_synthetic_only(estimator.info):
+        self.get_logger().info(f"{describe_model(estimator.model)}; warm-up {warm_s * 1000:.0f} ms")
+        if is_synthetic_only(estimator.model):
             self.get_logger().warning(SYNTHETIC_WARNING)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:

@@ -94,9 +94,9 @@ def check_model(estimator: PoseEstimator, values: dict[str, Any]) -> None:
     A robot's consumers index keypoints by the published layout: a weights file swapped for one of
     another type or layout must stop the node at start, not change the meaning of its output.
     """
-    found = {"model_type": str(estimator.info.get("model_type")), "skeleton": estimator.skeleton.name}
+    found = {"model_type": estimator.model.model_type, "skeleton": estimator.model.skeleton}
     for name, actual in found.items():
         wanted = values.get(name, "auto")
         if wanted != "auto" and wanted != actual:
-            source = estimator.info.get("weights") or "the network"
+            source = estimator.model.weights or "the network"
             raise StartupError(f"{name}={wanted!r} but {source} is {actual!r} (set {name}: auto to accept it)")
