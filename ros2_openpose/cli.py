@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,6 +30,9 @@ from .image import as_bgr
 from .people import to_coco_results, to_openpose_json
 from .sources import frames, is_stream
 from .video import open_video_writer
+
+if TYPE_CHECKING:  # imported when needed: --help and argument errors stay fast without torch
+    from .estimator import PoseEstimator
 
 PROG = "ros2-openpose"
 #: Network input heights the CLI accepts; pose_node's ``input_size`` parameter has the same bounds.
@@ -123,7 +127,7 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"--out {out} is not a writable folder ({err.strerror or err})") from None
 
 
-def build_estimator(args: argparse.Namespace, config: DecodeConfig):
+def build_estimator(args: argparse.Namespace, config: DecodeConfig) -> PoseEstimator:
     from .estimator import PoseEstimator
 
     return PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,

@@ -14,7 +14,7 @@ def limb_colors(skeleton: Skeleton) -> list[tuple[int, int, int]]:
     """One BGR colour per limb, spread around the hue circle so neighbouring limbs differ."""
     hues = np.linspace(0, 179, skeleton.num_limbs, endpoint=False).astype(np.uint8)
     hsv = np.stack([hues, np.full_like(hues, 255), np.full_like(hues, 255)], axis=-1)[None]
-    return [tuple(int(c) for c in bgr) for bgr in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0]]
+    return [(int(b), int(g), int(r)) for b, g, r in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0]]
 
 
 def draw_people(image: np.ndarray, people: Sequence[Person], skeleton: Skeleton,

@@ -50,12 +50,12 @@ class PoseEstimator:
                  fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
                  config: DecodeConfig = DecodeConfig(), backend: str = "auto",
                  cpu_threads: int | None = None) -> None:
-        if (weights is None) == (network is None):
-            raise ValueError("PoseEstimator needs exactly one of weights= or network=")
         self.device = resolve_device(device)
         model: ModelInfo
-        if network is not None:
+        if network is not None and weights is None:
             model = network_info(network, skeleton)
+        elif weights is None or network is not None:
+            raise ValueError("PoseEstimator needs exactly one of weights= or network=")
         elif isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
             network = onnx_network(Path(weights), cpu_threads, self.device.type == "cuda")
             model = network.info  # the export's metadata: interface, input size, card, ...

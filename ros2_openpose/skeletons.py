@@ -48,7 +48,7 @@ class Skeleton:
     flip_pairs: tuple[tuple[int, int], ...]
     to_coco17: tuple[int, ...]
     description: str = ""
-    _limb_index: dict = field(default=None, init=False, repr=False, compare=False)
+    _limb_index: dict[tuple[int, int], int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         k, n = self.num_keypoints, len(self.limbs)

@@ -47,7 +47,8 @@ class InputFormat:
     @property
     def pad_bgr(self) -> tuple[float, float, float]:
         """The BGR pixel value (0..255) that normalises to 0, i.e. what padding looks like."""
-        return tuple(reversed(self.mean)) if self.rgb else self.mean
+        r, g, b = self.mean
+        return (b, g, r) if self.rgb else self.mean
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {

@@ -58,7 +58,8 @@ class DenseBlock(nn.Module):
 
 def make_stage(in_ch: int, out_ch: int, width: float) -> nn.Sequential:
     """Indices 0-4 dense blocks, 5 1x1 conv, 6 BN, 7 ReLU, 8 output conv (the original's keys)."""
-    widths = tuple(scaled(c, width) for c in DENSE_WIDTHS)
+    c1, c2, c3 = (scaled(c, width) for c in DENSE_WIDTHS)
+    widths = (c1, c2, c3)
     blocks = []
     for _ in range(DENSE_BLOCKS):
         blocks.append(DenseBlock(in_ch, widths))
@@ -122,6 +123,7 @@ class SeedNet(nn.Module):
     model_type = "seed"
     input_format = "rgb_imagenet"
     stride = STRIDE
+    shrink_kernel: torch.Tensor  # a buffer (register_buffer below)
 
     def __init__(self, skeleton: str | Skeleton = "coco17", width: float = 1.0, paf_stages: int = 4,
                  heatmap_stages: int = 2, backbone_weights: str | Path | None = None,

@@ -74,7 +74,8 @@ BACKEND, _convert = _load_backend()
 def _bytes(data: Any) -> memoryview:
     # rclpy gives array.array('B') (or bytes / a list when built by hand): view it without copying.
     if isinstance(data, (bytes, bytearray, memoryview, array.array, np.ndarray)):
-        return memoryview(data).cast("B")
+        buffer: Any = data  # all buffers; typeshed says so for array and ndarray only from Python 3.12
+        return memoryview(buffer).cast("B")
     return memoryview(bytes(data))
 
 

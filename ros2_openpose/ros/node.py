@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -31,6 +32,7 @@ from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model, is_synthetic
 from ros2_openpose.draw import draw_people
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray, SkeletonInfo
+from ros2_openpose.people import Person
 
 from . import diagnostics, message
 from .accounting import FrameLedger
@@ -291,6 +293,10 @@ class PoseNode(LifecycleNode):
 
     def _serve(self, batch: list[Frame]) -> None:
         """Estimate and publish the waiting frames (one per camera) in one forward pass."""
+        estimator = self.estimator
+        if estimator is None:  # released while these waited (the worker is joined first: not expected)
+            self.ledger.dropped("stopped", len(batch))
+            return
         max_age = float(self.values["max_age"])
         ready = []
         for frame in batch:
@@ -308,7 +314,7 @@ class PoseNode(LifecycleNode):
             return
         try:
             start = time.perf_counter()
-            found = self.estimator.estimate_batch([bgr for _, bgr in ready])
+            found = estimator.estimate_batch([bgr for _, bgr in ready])
             inference_s = time.perf_counter() - start
         except Exception as err:
             oom = _is_oom(err)
@@ -324,7 +330,7 @@ class PoseNode(LifecycleNode):
                 continue
             self.ledger.processed()
 
-    def _pixels(self, msg: Image | CompressedImage):
+    def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
         try:
             return from_image_msg(msg) if isinstance(msg, Image) else from_compressed_msg(msg)
         except ValueError as err:
@@ -332,7 +338,7 @@ class PoseNode(LifecycleNode):
         except Exception as err:
             raise _Drop("error", f"{type(err).__name__}: {err}") from err
 
-    def _publish(self, frame: Frame, bgr, people: list, inference_s: float) -> None:
+    def _publish(self, frame: Frame, bgr: np.ndarray, people: list[Person], inference_s: float) -> None:
         header = frame.msg.header
         h, w = bgr.shape[:2]
         out = self.outputs

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+if TYPE_CHECKING:
+    from rclpy.impl.rcutils_logger import RcutilsLogger
+
 
 class GuardedExecutor(SingleThreadedExecutor):
     """A SingleThreadedExecutor whose callbacks' exceptions are logged on ``logger``, not raised."""
 
-    def __init__(self, logger, **kwargs) -> None:
+    def __init__(self, logger: RcutilsLogger, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._logger = logger
         self.failures = 0
