@@ -103,16 +103,11 @@ def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] |
 def _check_device(device: str) -> None:
     if device == "auto" or device == "cpu":
         return
-    import torch
+    from .device import device_problem  # torch: only when a GPU is asked for (--help stays fast)
 
-    if not device.startswith("cuda"):
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
-    if not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA GPU is available (torch {torch.__version__}, "
-                         f"built for CUDA {torch.version.cuda or 'none'}); use --device cpu or auto")
-    index = device.partition(":")[2]
-    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    problem = device_problem(device)
+    if problem is not None:
+        raise UsageError(f"--device {device!r} {problem}")
 
 
 def _check_out(out: Path) -> None:

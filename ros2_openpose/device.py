@@ -1,4 +1,5 @@
-"""Which torch device a user's name means: the one rule of the node, the CLI, the estimator and training."""
+"""Which torch device a user's name means, and whether this machine has it: the one rule of the node,
+the CLI, the estimator and training."""
 from __future__ import annotations
 
 import torch
@@ -15,3 +16,22 @@ def resolve_device(device: str | torch.device = "auto", local_rank: int | None =
     if local_rank is not None and resolved.type == "cuda" and resolved.index is None:
         return torch.device("cuda", local_rank)
     return resolved
+
+
+def device_problem(device: str) -> str | None:
+    """None when ``device`` is auto, cpu or a CUDA device this machine has; else why not, as the end of
+    a sentence that starts with the setting (the node and the CLI each name it their way)."""
+    try:
+        parsed = torch.device("cuda" if device == "auto" else device)
+    except (RuntimeError, ValueError, TypeError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        return "is not one of auto, cpu, cuda, cuda:N"
+    if device == "auto" or parsed.type == "cpu":
+        return None
+    if not torch.cuda.is_available():
+        return (f"needs a CUDA GPU and torch {torch.__version__} (built for CUDA {torch.version.cuda or 'none'}) "
+                "finds none here: use auto or cpu")
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+        return f"names a CUDA device this machine lacks (it has {torch.cuda.device_count()})"
+    return None

@@ -33,6 +33,7 @@ from ros2_openpose.draw import draw_people
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray, SkeletonInfo
 from ros2_openpose.people import Person
+from ros2_openpose.skeletons import Skeleton
 
 from . import diagnostics, message
 from .accounting import FrameLedger
@@ -97,7 +98,7 @@ class PoseNode(LifecycleNode):
             raise
 
     @property
-    def skeleton(self):
+    def skeleton(self) -> Skeleton | None:
         return self.estimator.skeleton if self.estimator is not None else None
 
     @property
@@ -324,7 +325,7 @@ class PoseNode(LifecycleNode):
             return
         for (frame, bgr), people in zip(ready, found, strict=True):
             try:
-                self._publish(frame, bgr, people, inference_s)
+                self._publish(frame, bgr, people, estimator.skeleton, inference_s)
             except Exception as err:
                 self._drop("error", f"publishing failed: {type(err).__name__}: {err}")
                 continue
@@ -338,16 +339,17 @@ class PoseNode(LifecycleNode):
         except Exception as err:
             raise _Drop("error", f"{type(err).__name__}: {err}") from err
 
-    def _publish(self, frame: Frame, bgr: np.ndarray, people: list[Person], inference_s: float) -> None:
+    def _publish(self, frame: Frame, bgr: np.ndarray, people: list[Person], skeleton: Skeleton,
+                 inference_s: float) -> None:
         header = frame.msg.header
         h, w = bgr.shape[:2]
         out = self.outputs
-        out["poses"].publish(message.person_array(people, header, self.skeleton, w, h))
+        out["poses"].publish(message.person_array(people, header, skeleton, w, h))
         if self.values["publish_annotated"] and out["annotated"].get_subscription_count() > 0:
-            annotated = draw_people(bgr, people, self.skeleton)
+            annotated = draw_people(bgr, people, skeleton)
             out["annotated"].publish(to_image_msg(annotated, header.stamp, header.frame_id))
         if out["markers"].get_subscription_count() > 0:
-            out["markers"].publish(message.markers(people, header, self.skeleton, float(self.values["marker_scale"])))
+            out["markers"].publish(message.markers(people, header, skeleton, float(self.values["marker_scale"])))
         stamp = Time.from_msg(header.stamp)
         latency_s = (self.get_clock().now() - stamp).nanoseconds / 1e9 if stamp.nanoseconds > 0 else float("nan")
         if abs(latency_s) > CLOCK_WARN_S and frame.camera not in self._stamp_warned:

@@ -11,6 +11,7 @@ import torch
 
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
+from ros2_openpose.device import device_problem
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import WeightsError
 
@@ -49,18 +50,9 @@ def check_values(values: dict[str, Any]) -> None:
 
 def check_device(device: str) -> None:
     """StartupError unless ``device`` is auto, cpu, or a CUDA device this machine has."""
-    try:
-        parsed = torch.device("cuda" if device == "auto" else device)
-    except (RuntimeError, ValueError, TypeError):
-        parsed = None
-    if parsed is None or parsed.type not in ("cpu", "cuda"):
-        raise StartupError(f"device={device!r} is not one of auto, cpu, cuda, cuda:N")
-    if device == "auto" or parsed.type == "cpu":
-        return
-    if not torch.cuda.is_available():
-        raise StartupError(f"device={device!r} but torch finds no CUDA GPU here (use auto or cpu)")
-    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise StartupError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    problem = device_problem(device)
+    if problem is not None:
+        raise StartupError(f"device={device!r} {problem}")
 
 
 def set_cpu_threads(threads: int) -> None:
