@@ -5,11 +5,19 @@ generates messages); colcon reads package.xml and ignores this file.  Both insta
 ``ros2_openpose/__init__.py`` extends its ``__path__`` so ``ros2_openpose.msg`` from the colcon install
 stays importable when this copy comes first on ``sys.path``.
 """
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+# The version's one home is ros2_openpose/__init__.py (package.xml repeats it for colcon and rosdep, which
+# need a literal; test_packaging.py keeps the two equal).  Read, not imported: setup needs no torch.
+INIT = Path(__file__).resolve().parent / "ros2_openpose" / "__init__.py"
+VERSION = re.search(r'^__version__ = "([^"]+)"', INIT.read_text(encoding="utf-8"), re.MULTILINE).group(1)
 
 setup(
     name="ros2_openpose",
-    version="0.1.0",
+    version=VERSION,
     description="Multi-person 2D pose estimation with OpenPose Part Affinity Fields (core, CLI, training)",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",

@@ -32,7 +32,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_decode import median_ms  # noqa: E402
 from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
-
 from ros2_openpose.assets import DEMO_WEIGHTS  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import decode  # noqa: E402

@@ -22,15 +22,13 @@ import cv2
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model  # noqa: E402
+from machine import cpu_model
+from training.augment import AugmentConfig, color_jitter, transform_keypoints, warp_image, warp_mask
+from training.data import PoseDataset, downsample_mask, worker_init
 
-from training.augment import (AugmentConfig, color_jitter, transform_keypoints, warp_image,  # noqa: E402
-                              warp_mask)
-from training.data import PoseDataset, downsample_mask, worker_init  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SET = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) \
     / "real-keypoints" / "coco-mini-train2017"
 
@@ -59,7 +57,9 @@ def time_stages(ds: PoseDataset, samples: int) -> dict[str, float]:
         targets.append(t3 - t2)
         whole.append(t4 - t3)
         del image
-    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    def ms(xs: list[float]) -> float:
+        return statistics.median(xs) * 1000
+
     return {"load_ms": ms(load), "augment_ms": ms(augment), "targets_ms": ms(targets),
             "samples_per_s": 1.0 / statistics.mean(whole)}
 

@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 from peers import load_peers  # noqa: E402
-
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
 from ros2_openpose.limbs import match_limbs, score_limbs  # noqa: E402
@@ -69,7 +68,7 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
         t3 = time.perf_counter()
         assemble(xy, score, counts, matches, limb_ids, skeleton, config)
         t4 = time.perf_counter()
-        for name, dt in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+        for name, dt in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             out[name].append(dt)
     return {name: 1000 * statistics.median(v[1:]) for name, v in out.items()}
 
@@ -93,18 +92,19 @@ def main(argv: list[str] | None = None) -> None:
           f"median of {args.repeats}, 1 thread; machine: {describe()}, load average {os.getloadavg()[0]:.1f}")
     if trt is None:
         print(f"trt_pose: not run ({missing.get('trt_pose', 'coco18 only')})")
-    print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | ours / trt_pose |")
+    print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | "
+          "ours / trt_pose |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, scene in zip(args.people, crowds.scenes):
+    for n, scene in zip(args.people, crowds.scenes, strict=True):  # per_size=1: one crowd per size
         box = letterbox(scene, args.geometry)
         heat, pafs = (box.crop(m) for m in scene_maps(scene, RENDERINGS[0], skeleton, box))
         heat, pafs = np.ascontiguousarray(heat), np.ascontiguousarray(pafs)
         found = len(decode(heat, pafs, skeleton, config))
-        total = median_ms(lambda: decode(heat, pafs, skeleton, config), args.repeats)
+        total = median_ms(lambda heat=heat, pafs=pafs: decode(heat, pafs, skeleton, config), args.repeats)
         stages = stage_ms(heat, pafs, skeleton, config, args.repeats)
         peer = "not run | |"
         if trt is not None:
-            ms = median_ms(lambda: trt(heat, pafs, box), args.repeats)
+            ms = median_ms(lambda heat=heat, pafs=pafs, box=box: trt(heat, pafs, box), args.repeats)
             peer = f"{ms:.2f} | {len(trt(heat, pafs, box))} | {total / ms:.2f}"
         print(f"| {n} | {found} | {heat.shape[1]}x{heat.shape[2]} | {total:.2f} | {stages['peaks']:.2f} | "
               f"{stages['limbs']:.2f} | {stages['match']:.2f} | {stages['people']:.2f} | {peer} |", flush=True)

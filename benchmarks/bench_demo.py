@@ -19,17 +19,18 @@ from pathlib import Path
 
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe  # noqa: E402
-from ros2_openpose.assets import DEMO_WEIGHTS  # noqa: E402
-from ros2_openpose.cli import frames as frames_of  # noqa: E402
-from ros2_openpose.estimator import PoseEstimator  # noqa: E402
-from ros2_openpose.models import load_model  # noqa: E402
-from ros2_openpose.onnx_export import export_onnx  # noqa: E402
-from training.synthetic import render_clip  # noqa: E402
+from machine import describe
+from ros2_openpose.assets import DEMO_WEIGHTS
+from ros2_openpose.cli import frames as frames_of
+from ros2_openpose.estimator import PoseEstimator
+from ros2_openpose.models import load_model
+from ros2_openpose.onnx_export import export_onnx
+from training.synthetic import render_clip
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def offline_fps(estimator: PoseEstimator, frames: list) -> tuple[float, float]:

@@ -21,10 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model  # noqa: E402
-
-from ros2_openpose.maps import infer_maps  # noqa: E402
-from ros2_openpose.models import build_model, resolve_device  # noqa: E402
+from machine import cpu_model
+from ros2_openpose.maps import infer_maps
+from ros2_openpose.models import build_model, resolve_device
 
 
 def machine(device: torch.device) -> str:

@@ -31,10 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from mapsets import (GEOMETRIES, RENDERINGS, SPLITS, SceneSet, coco_ap, letterbox, load_split,  # noqa: E402
-                     pasted_crowds, scene_maps)
+from mapsets import GEOMETRIES, RENDERINGS, SPLITS, SceneSet, coco_ap, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 from peers import load_peers  # noqa: E402
-
 from ros2_openpose.ceiling import ceiling_people  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import decode  # noqa: E402
@@ -72,7 +70,7 @@ def score_cell(scenes: SceneSet, maps: dict, skeleton: Skeleton, run, raw_score:
         if raw_score:  # a peer: its own person score ranks its people
             people = peer_people(people)
             found = to_coco_results(people, skeleton, scene.image_id)
-            for result, person in zip(found, people):
+            for result, person in zip(found, people, strict=True):
                 result["score"] = person.score
             results += found
         else:
@@ -155,10 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         for scenes in sets:
             ceilings = {s.name: ceiling(scenes, s, config.min_parts) for s in (COCO18, COCO17)}
             for geometry in args.geometries:
-                rows = [(r.name, lambda s, r=r: rendered(scenes, r, s, geometry)) for r in renderings]
+                rows = [(r.name, lambda s, r=r, scenes=scenes, geometry=geometry: rendered(scenes, r, s, geometry))
+                        for r in renderings]
                 if args.weights and all(sc.path for sc in scenes.scenes):
-                    rows.append((f"model {Path(args.weights).name}",
-                                 lambda s: model_maps(args.weights, scenes, geometry, s)))
+                    rows.append((f"model {Path(args.weights).name}", lambda s, scenes=scenes, geometry=geometry:
+                                 model_maps(args.weights, scenes, geometry, s)))
                 for label, make in rows:
                     maps = {s.name: make(s) for s in (COCO18, COCO17)}  # one row's maps at a time
                     cells = []

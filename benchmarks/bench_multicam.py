@@ -24,21 +24,21 @@ from pathlib import Path
 
 import cv2
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
+from sensor_msgs.msg import Image
+
+from machine import describe
+from ros2_openpose.msg import PersonArray
+from ros2_openpose.ros.image_io import to_image_msg
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import rclpy  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from rclpy.time import Time  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-
-from machine import describe  # noqa: E402
-from ros2_openpose.msg import PersonArray  # noqa: E402
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
-
 DATA = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) / "real-keypoints"
 NS = "/multicam"
 
@@ -136,7 +136,8 @@ def main() -> None:
     executor.shutdown()
     load_after = os.getloadavg()
     print(f"\n{describe()}; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after")
-    print(f"{args.cameras} cameras, 640x480 at {args.hz:g} Hz each, weights {args.weights}, {args.seconds:g} s per run\n")
+    print(f"{args.cameras} cameras, 640x480 at {args.hz:g} Hz each, weights {args.weights}, "
+          f"{args.seconds:g} s per run\n")
     print("| round | mode | processes | cpu_threads each | PersonArrays/s (all cameras) | per camera | "
           "median latency ms | / separate |")
     print("|---|---|---|---|---|---|---|---|")

@@ -28,26 +28,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "test"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+import rclpy
+import torch
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
 
-import rclpy  # noqa: E402
-import torch  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from visualization_msgs.msg import MarkerArray  # noqa: E402
+from doubles import AnnotationNet, load_scene
+from machine import describe
+from ros2_openpose.estimator import PoseEstimator
+from ros2_openpose.msg import PersonArray
+from ros2_openpose.ros.image_io import to_image_msg
+from ros2_openpose.ros.node import PoseNode
 
-from doubles import AnnotationNet, load_scene  # noqa: E402
-from ros2_openpose.estimator import PoseEstimator  # noqa: E402
-from ros2_openpose.msg import PersonArray  # noqa: E402
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
-from ros2_openpose.ros.node import PoseNode  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("ROS2_OPENPOSE_DATA", REPO.parent / "shared" / "data")) / "real-keypoints"
 
 
@@ -129,7 +128,7 @@ def bench_size(context, scene, size: tuple[int, int], frames: int, input_size: i
         spinner.join(timeout=5)
         node.destroy_node()
         client.destroy_node()
-    overhead = [t - e for t, e in zip(totals, inner)]
+    overhead = [t - e for t, e in zip(totals, inner, strict=True)]
     return {"size": f"{w}x{h}", "outputs": "poses + annotated + markers" if outputs else "poses",
             "annotated_ms": statistics.median(annotated) * 1e3 if annotated else float("nan"),
             "frames": len(totals), "people": statistics.median(people),

@@ -18,9 +18,9 @@ import contextlib
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from pycocotools.coco import COCO

@@ -32,8 +32,8 @@ import inspect
 import sys
 import textwrap
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -110,7 +110,7 @@ def _hzzone(folder: Path) -> PeerDecoder:
         peer.model = Network(pafs, heatmaps)
         # multiplier = scale_search * 368 / image height must equal the letterbox's scale.
         peer.scale_search = box.scale_y * box.image_size[0] / 368.0
-        image = np.zeros(box.image_size + (3,), np.uint8)
+        image = np.zeros((*box.image_size, 3), np.uint8)
         candidate, subset = call(peer, image)
         people = []
         for row in subset:
@@ -169,7 +169,8 @@ def _trt_pose(folder: Path) -> PeerDecoder:
     package.plugins = sys.modules["trt_pose.plugins"] = plugins  # the extension its setup.py would build
     parse_objects = _import_from(folder / TRT_POSE, "trt_pose.parse_objects")
     # trt_pose's topology rows: (PAF channel of the i = y component, of the j = x component, part a, part b).
-    topology = torch.tensor([(cy, cx, a, b) for (a, b), (cx, cy) in zip(COCO18.limbs, COCO18.paf_channels)],
+    topology = torch.tensor([(cy, cx, a, b)
+                             for (a, b), (cx, cy) in zip(COCO18.limbs, COCO18.paf_channels, strict=True)],
                             dtype=torch.int32)
     parse = parse_objects.ParseObjects(topology)
 

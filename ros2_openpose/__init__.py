@@ -4,6 +4,7 @@ The core (skeletons, models, decoding, estimator) imports no ROS; the node lives
 and the messages generated from ``msg/`` in ``ros2_openpose.msg``.  Nothing heavy is imported here, so
 ``import ros2_openpose.msg`` stays cheap for message-only consumers.
 """
+#: The version, here only: setup.py reads it, package.xml repeats it (checked by test/test_packaging.py).
 __version__ = "0.1.0"
 
 # Two copies of this package can be importable: the source tree (``python -m`` from the repo root,

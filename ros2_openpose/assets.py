@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: this module stays free of torch for light importers
+    from .models import ModelInfo
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The default model: LightNet trained on real photographs (docs/model.md).
@@ -52,16 +55,16 @@ def shipped_names() -> list[str]:
     return [name for name, path in SHIPPED.items() if path.is_file()]
 
 
-def describe_model(info: Mapping[str, Any]) -> str:
+def describe_model(model: ModelInfo) -> str:
     """One line for logs: which model runs and what it was trained on (from the checkpoint's card)."""
-    card = info.get("card") or {}
-    name = card.get("name") or Path(str(info.get("weights") or "in-memory network")).name
+    card = model.card or {}
+    name = card.get("name") or Path(model.weights or "in-memory network").name
     trained_on = card.get("trained_on") or "unknown data (the file carries no model card)"
-    size = info.get("input_size")
-    return (f"model {name}: {info.get('model_type')} network, {info.get('skeleton')} layout"
-            f"{f', input {size}' if size else ''}, on {info.get('device')}; trained on {trained_on}")
+    size = model.input_size
+    return (f"model {name}: {model.model_type} network, {model.skeleton} layout"
+            f"{f', input {size}' if size else ''}, on {model.device}; trained on {trained_on}")
 
 
-def is_synthetic_only(info: Mapping[str, Any]) -> bool:
+def is_synthetic_only(model: ModelInfo) -> bool:
     """True when the model's card says it never saw a real person."""
-    return bool((info.get("card") or {}).get("synthetic_only"))
+    return bool((model.card or {}).get("synthetic_only"))

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .models import ModelInfo
 from .onnx_export import PARITY_TOLERANCE, OnnxNetwork, export_onnx, require
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -52,14 +53,12 @@ def onnx_network(path: str | Path, threads: int | None = None, cuda: bool = Fals
 
 
 class ChannelsLast(nn.Module):
-    """A PyTorch network run in channels_last memory format (outputs made contiguous again)."""
+    """A PyTorch network run in channels_last memory format (outputs made contiguous again).  Only its
+    forward is used: the estimator knows the network's interface from its ``ModelInfo``."""
 
     def __init__(self, network: nn.Module) -> None:
         super().__init__()
         self.inner = network.to(memory_format=torch.channels_last)
-        for name in ("skeleton", "input_format", "stride", "model_type"):
-            if hasattr(network, name):
-                setattr(self, name, getattr(network, name))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pafs, heatmaps = self.inner(x.contiguous(memory_format=torch.channels_last))
@@ -97,12 +96,13 @@ def _median_ms(network: nn.Module, x: torch.Tensor) -> float:
 
 def _difference(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
     with torch.inference_mode():
-        return max(float((p - q).abs().max()) for p, q in zip(a(x), b(x)))
+        return max(float((p - q).abs().max()) for p, q in zip(a(x), b(x), strict=True))
 
 
-def choose_backend(network: nn.Module, weights: Any, backend: str, device: torch.device,
+def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: str, device: torch.device,
                    probe_hw: tuple[int, int], threads: int | None = None) -> tuple[nn.Module, str, str]:
-    """``(network to run, backend name, reason)`` following the module docstring's rules."""
+    """``(network to run, backend name, reason)`` following the module docstring's rules; ``model`` is
+    the network's ModelInfo (the metadata of an export)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if isinstance(network, OnnxNetwork):
@@ -124,7 +124,7 @@ def choose_backend(network: nn.Module, weights: Any, backend: str, device: torch
     if twin is None:
         if not isinstance(weights, (str, Path)):
             raise ValueError("backend='onnxruntime' needs weights given as a file (to export once)")
-        twin = export_onnx(network, _cache_path(Path(weights)), input_size=probe_hw[0])
+        twin = export_onnx(network, _cache_path(Path(weights)), input_size=probe_hw[0], info=model)
     runner = onnx_network(twin, threads)
     fast = ChannelsLast(network).eval()  # after the export: it converts the weights in place
     x = torch.rand(1, 3, *probe_hw)

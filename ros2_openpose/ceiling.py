@@ -8,7 +8,7 @@ tests and benchmarks report their AP against ("ratio to the ceiling").
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -27,18 +27,12 @@ def ceiling_people(keypoints: np.ndarray, skeleton: Skeleton, limb_ids: Sequence
     for person in np.asarray(keypoints, np.float32):
         labelled = person[:, 2] > 0
         group = list(range(len(person)))
-
-        def root(i: int) -> int:
-            while group[i] != i:
-                i = group[i]
-            return i
-
         for limb in limb_ids:
             a, b = skeleton.limbs[limb]
             if labelled[a] and labelled[b]:
-                group[root(a)] = root(b)
-        for r in {root(i) for i in np.flatnonzero(labelled)}:
-            parts = [i for i in np.flatnonzero(labelled) if root(i) == r]
+                group[_root(group, a)] = _root(group, b)
+        for r in {_root(group, int(i)) for i in np.flatnonzero(labelled)}:
+            parts = [i for i in np.flatnonzero(labelled) if _root(group, int(i)) == r]
             if len(parts) < min_parts:
                 continue
             kps = np.full((len(person), 3), np.nan, np.float32)
@@ -46,3 +40,9 @@ def ceiling_people(keypoints: np.ndarray, skeleton: Skeleton, limb_ids: Sequence
             kps[parts, :2], kps[parts, 2] = person[parts, :2], 1.0
             out.append(Person(kps, 1.0, keypoint_bbox(kps)))
     return out
+
+
+def _root(group: list[int], i: int) -> int:
+    while group[i] != i:
+        i = group[i]
+    return i

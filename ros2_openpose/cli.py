@@ -16,6 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -29,6 +30,9 @@ from .image import as_bgr
 from .people import to_coco_results, to_openpose_json
 from .sources import frames, is_stream
 from .video import open_video_writer
+
+if TYPE_CHECKING:  # imported when needed: --help and argument errors stay fast without torch
+    from .estimator import PoseEstimator
 
 PROG = "ros2-openpose"
 #: Network input heights the CLI accepts; pose_node's ``input_size`` parameter has the same bounds.
@@ -99,16 +103,11 @@ def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] |
 def _check_device(device: str) -> None:
     if device == "auto" or device == "cpu":
         return
-    import torch
+    from .device import device_problem  # torch: only when a GPU is asked for (--help stays fast)
 
-    if not device.startswith("cuda"):
-        raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
-    if not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA GPU is available (torch {torch.__version__}, "
-                         f"built for CUDA {torch.version.cuda or 'none'}); use --device cpu or auto")
-    index = device.partition(":")[2]
-    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
-        raise UsageError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    problem = device_problem(device)
+    if problem is not None:
+        raise UsageError(f"--device {device!r} {problem}")
 
 
 def _check_out(out: Path) -> None:
@@ -123,7 +122,7 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"--out {out} is not a writable folder ({err.strerror or err})") from None
 
 
-def build_estimator(args: argparse.Namespace, config: DecodeConfig):
+def build_estimator(args: argparse.Namespace, config: DecodeConfig) -> PoseEstimator:
     from .estimator import PoseEstimator
 
     return PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,
@@ -157,8 +156,8 @@ class Annotated:
 
 def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | None) -> dict:
     estimator = build_estimator(args, config)
-    print(f"{PROG}: {describe_model(estimator.info)}", file=sys.stderr, flush=True)
-    if is_synthetic_only(estimator.info):
+    print(f"{PROG}: {describe_model(estimator.model)}", file=sys.stderr, flush=True)
+    if is_synthetic_only(estimator.model):
         print(f"{PROG}: warning: {SYNTHETIC_WARNING}", file=sys.stderr, flush=True)
     out, skeleton = Path(args.out), estimator.skeleton
     capture, fps, total = None, None, None

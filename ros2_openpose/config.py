@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class DecodeConfig:
     max_limb_length: float = 0.5    # limbs longer than this fraction of the image height are penalised
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
 
-    RANGES = {
+    RANGES: ClassVar[dict[str, tuple[float, float]]] = {
         "paf_threshold": (0.0, 1.0),
         "heatmap_threshold": (0.0, 1.0),
         "match_threshold": (0.0, 1.0),
@@ -36,7 +36,7 @@ class DecodeConfig:
         "max_limb_length": (0.01, 10.0),
     }
 
-    def validated(self) -> "DecodeConfig":
+    def validated(self) -> DecodeConfig:
         """Return self, or raise ValueError naming the first field outside its range."""
         for name, (lo, hi) in self.RANGES.items():
             value = getattr(self, name)
@@ -44,7 +44,7 @@ class DecodeConfig:
                 raise ValueError(f"{name}={value} is outside [{lo}, {hi}]")
         return self
 
-    def updated(self, **changes: Any) -> "DecodeConfig":
+    def updated(self, **changes: Any) -> DecodeConfig:
         """A copy with ``changes`` applied and validated (unknown names raise ValueError)."""
         known = {f.name for f in fields(self)}
         unknown = set(changes) - known

@@ -5,7 +5,8 @@ import contextlib
 import signal
 import sys
 import time
-from typing import Any, Iterator, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 
 class Progress:
@@ -54,8 +55,9 @@ def stop_on_signals(prog: str) -> Iterator[dict[str, Any]]:
     def handler(signum: int, frame: Any) -> None:
         if state["signal"] is not None:
             raise KeyboardInterrupt
-        state["signal"] = signal.Signals(signum)
-        print(f"\n{prog}: {state['signal'].name}: finishing the current frame (again to stop at once)",
+        received = signal.Signals(signum)
+        state["signal"] = received
+        print(f"\n{prog}: {received.name}: finishing the current frame (again to stop at once)",
               file=sys.stderr, flush=True)
 
     # A signal the parent chose to ignore (a background job in a script ignores SIGINT) stays ignored.

@@ -3,8 +3,9 @@
 ``decode(heatmaps, pafs, skeleton, config, stride)`` takes the raw maps of one image as the network
 emits them, ``(K+1, h, w)`` heatmaps (background last) and ``(2L, h, w)`` PAFs at ``stride`` input
 pixels per cell, numpy arrays or torch tensors (CUDA ones are copied to the host: the decode is a
-CPU algorithm, numpy on the calling thread), and returns people with keypoints in input pixels.  Cell ``(i, j)`` is centred on input pixel ``(stride*j + (stride-1)/2,
-stride*i + (stride-1)/2)``: the point an align_corners=False upsampling by ``stride`` puts there.
+CPU algorithm, numpy on the calling thread), and returns people with keypoints in input pixels.
+Cell ``(i, j)`` is centred on input pixel ``(stride*j + (stride-1)/2, stride*i + (stride-1)/2)``: the
+point an align_corners=False upsampling by ``stride`` puts there.
 
 Steps (docs/decoding.md explains the choices and has the timings):
 
@@ -87,7 +88,7 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
     counts = peaks.counts  # (B, K); valid peaks come first in each row
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
     ends = np.array([skeleton.limbs[i] for i in limb_ids], dtype=np.int64).reshape(-1, 2)
-    results = []
+    results: list[list[Person]] = []
     for b in range(hm.shape[0]):
         p = int(counts[b].max(initial=0))
         if p == 0:

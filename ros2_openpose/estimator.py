@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,28 +19,30 @@ from torch import nn
 from .backend import choose_backend, onnx_network
 from .config import DecodeConfig
 from .decode import decode
+from .device import resolve_device
 from .image import as_bgr
 from .maps import infer_maps
-from .models import load_model, resolve_device
+from .models import ModelInfo, load_model, network_info
 from .people import Person, keypoint_bbox
 from .skeletons import Skeleton, get_skeleton
-from .tensor import Letterbox, fit, get_input_format, to_tensor_batch
+from .tensor import Letterbox, fit, to_tensor_batch
 
 
 class PoseEstimator:
     """Multi-person 2D pose estimation with a PAF network.
 
     Give exactly one of ``weights`` (a checkpoint / state_dict path or loaded dict, or an ``.onnx``
-    file exported by ``onnx_export``) or ``network`` (any module returning ``(pafs, heatmaps)`` at
-    stride ``network.stride`` (default 8); its ``skeleton`` attribute is used unless ``skeleton``
-    is given, its ``input_format`` defaults to ``"rgb_imagenet"``).  ``device="auto"`` picks CUDA when
-    available; ``fp16`` only applies on CUDA.  ``input_size`` is the network input height (368 or
-    184); ``scales`` multiply it, the first is the base whose map grid the others are averaged onto.
-    ``config`` may be replaced at any time (the next call uses the new one).  ``backend``
-    ("auto", "torch", "onnxruntime") picks the runtime on a CPU (``backend.py``: auto keeps the faster
-    of PyTorch channels_last and the weights' ONNX twin, measured here); ``info["backend"]`` and
-    ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``: ONNX Runtime's intra-op
-    threads (default: as many as PyTorch uses).
+    file exported by ``onnx_export``) or ``network`` (a ``models.PoseNetwork``, or a plain module
+    returning ``(pafs, heatmaps)`` with ``skeleton`` given: ``models.network_info``); ``skeleton``, when
+    given, must agree with the model's.  ``model`` is the ``ModelInfo`` of what runs (with this
+    estimator's device and input size), ``info`` its json view plus the run settings (scales, fp16,
+    backend).  ``device="auto"`` picks CUDA when available; ``fp16`` only applies on CUDA.
+    ``input_size`` is the network input height (368 or 184); ``scales`` multiply it, the first is the
+    base whose map grid the others are averaged onto.  ``config`` may be replaced at any time (the next
+    call uses the new one).  ``backend`` ("auto", "torch", "onnxruntime") picks the runtime on a CPU
+    (``backend.py``: auto keeps the faster of PyTorch channels_last and the weights' ONNX twin, measured
+    here); ``info["backend"]`` and ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``:
+    ONNX Runtime's intra-op threads (default: as many as PyTorch uses).
     """
 
     def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
@@ -47,47 +50,38 @@ class PoseEstimator:
                  fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
                  config: DecodeConfig = DecodeConfig(), backend: str = "auto",
                  cpu_threads: int | None = None) -> None:
-        if (weights is None) == (network is None):
-            raise ValueError("PoseEstimator needs exactly one of weights= or network=")
         self.device = resolve_device(device)
-        model_info: dict[str, Any] = {}
-        if weights is not None:
-            if isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
-                network = onnx_network(Path(weights), cpu_threads, self.device.type == "cuda")
-                model_info = dict(network.info)  # the export's metadata: input size, card, ...
-            else:
-                network, model_info = load_model(weights, self.device)
-
-        own = getattr(network, "skeleton", None)
-        if skeleton is None and own is None:
-            raise ValueError("network has no .skeleton attribute: pass skeleton=")
-        self.skeleton = get_skeleton(skeleton if skeleton is not None else own)
-        if own is not None and get_skeleton(own).name != self.skeleton.name:
-            raise ValueError(f"skeleton={self.skeleton.name!r} disagrees with the network's "
-                             f"{get_skeleton(own).name!r}")
-        self.input_format = get_input_format(getattr(network, "input_format", "rgb_imagenet")).name
-        self.stride = int(getattr(network, "stride", 8))
+        model: ModelInfo
+        if network is not None and weights is None:
+            model = network_info(network, skeleton)
+        elif weights is None or network is not None:
+            raise ValueError("PoseEstimator needs exactly one of weights= or network=")
+        elif isinstance(weights, (str, Path)) and Path(weights).suffix.lower() == ".onnx":
+            network = onnx_network(Path(weights), cpu_threads, self.device.type == "cuda")
+            model = network.info  # the export's metadata: interface, input size, card, ...
+        else:
+            network, model = load_model(weights, self.device)
+        self.skeleton = get_skeleton(model.skeleton)
+        if skeleton is not None and get_skeleton(skeleton).name != self.skeleton.name:
+            raise ValueError(f"skeleton={get_skeleton(skeleton).name!r} disagrees with the network's "
+                             f"{self.skeleton.name!r}")
+        self.input_format, self.stride = model.input_format, model.stride
         # None: the size the checkpoint was trained for, else the original design's 368.
-        input_size = input_size or model_info.get("input_size") or 368
+        input_size = input_size or model.input_size or 368
         if int(input_size) < self.stride:
             raise ValueError(f"input_size must be at least the stride {self.stride}, got {input_size}")
         self.input_size = int(input_size)
         self.scales = tuple(float(s) for s in scales)
         if not self.scales or any(not s > 0 for s in self.scales):
             raise ValueError(f"scales must be a non-empty list of positive numbers, got {scales}")
+        self.model = dataclasses.replace(model, device=str(self.device), input_size=self.input_size)
         probe = (self.input_size, fit((3, 4), self.input_size, self.stride).padded_size[1])  # 4:3
         self.network, backend_name, backend_reason = choose_backend(
-            network.to(self.device).eval(), weights, backend, self.device, probe, cpu_threads)
+            network.to(self.device).eval(), self.model, weights, backend, self.device, probe, cpu_threads)
         self.fp16 = bool(fp16) and self.device.type == "cuda"
         self.config = config
-        self.info: dict[str, Any] = {
-            "model_type": model_info.get("model_type", getattr(network, "model_type", type(network).__name__)),
-            "skeleton": self.skeleton.name, "device": str(self.device),
-            "weights": model_info.get("weights"), "input_format": self.input_format,
-            "input_size": self.input_size, "scales": self.scales, "fp16": self.fp16, "stride": self.stride,
-            "parameters": sum(p.numel() for p in self.network.parameters()),
-            "card": model_info.get("card"), "backend": backend_name, "backend_reason": backend_reason,
-        }
+        self.info: dict[str, Any] = {**self.model.as_dict(), "scales": self.scales, "fp16": self.fp16,
+                                     "backend": backend_name, "backend_reason": backend_reason}
 
     @property
     def config(self) -> DecodeConfig:
@@ -130,8 +124,9 @@ class PoseEstimator:
             tensor, scale_boxes = to_tensor_batch(bgrs, size, self.stride, self.input_format, self.device)
             tensors.append(tensor)
             boxes.append(scale_boxes)
-        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(scale_boxes, boxes[0])],
-                           dtype=np.float32) for scale_boxes in boxes]
+        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y]
+                            for b, b0 in zip(scale_boxes, boxes[0], strict=True)], dtype=np.float32)
+                  for scale_boxes in boxes]
         pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios)
         results = []
         for i, box in enumerate(boxes[0]):

@@ -17,8 +17,8 @@ each limb is matched one-to-one.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -186,7 +186,7 @@ def match_scipy(scores: np.ndarray) -> list[tuple[int, int, float]]:
     if scores.size == 0 or not (scores > 0).any():
         return []
     rows, cols = linear_sum_assignment(scores, maximize=True)
-    return [(int(i), int(j), float(scores[i, j])) for i, j in zip(rows, cols) if scores[i, j] > 0]
+    return [(int(i), int(j), float(scores[i, j])) for i, j in zip(rows, cols, strict=True) if scores[i, j] > 0]
 
 
 def match_munkres(scores: np.ndarray) -> list[tuple[int, int, float]]:

@@ -11,7 +11,8 @@ Cells beyond the other map's edge take its border value (they lie in padding and
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,8 @@ def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor]
     if not tensors:
         raise ValueError("infer_maps needs at least one input tensor")
     use_fp16 = fp16 and tensors[0].device.type == "cuda"
-    pafs_sum = heatmaps_sum = None
+    pafs_sum: torch.Tensor  # the first scale's maps, then the running sums
+    heatmaps_sum: torch.Tensor
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
         for i, x in enumerate(tensors):
             pafs, heatmaps = network(x)

@@ -12,16 +12,17 @@ weights beside it in ``<file>.data``, which must then travel with the ``.onnx``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from .models import WeightsError
+from .models import ModelInfo, WeightsError, network_info
 from .skeletons import SKELETONS, get_skeleton
 
 #: Max |PyTorch - ONNX Runtime| accepted on CPU in float32.  Both run the same float32 convolutions,
@@ -47,31 +48,30 @@ def require(purpose: str, *modules: str) -> None:
 
 
 def export_onnx(network: nn.Module, path: str | Path, input_size: int = 368, opset: int = 18,
-                info: Mapping[str, Any] | None = None) -> Path:
+                info: ModelInfo | None = None) -> Path:
     """Write ``network`` to ``path`` as one self-contained ONNX file with dynamic batch and spatial size.
 
-    ``info`` is ``load_model``'s: its ``input_size`` (the size the checkpoint was trained for), ``card``
-    and ``model_kwargs`` go into the metadata.  Height and width are exported as multiples of the
-    network's stride (8): what ``tensor.py``'s letterbox always feeds it, and what lets the exporter
-    prove the stride-8 grid arithmetic.
+    ``info`` is ``load_model``'s (default: ``network_info(network)``): its interface, ``input_size`` (the
+    size the checkpoint was trained for), ``card`` and ``model_kwargs`` go into the metadata.  Height and
+    width are exported as multiples of the network's stride (8): what ``tensor.py``'s letterbox always
+    feeds it, and what lets the exporter prove the stride-8 grid arithmetic.
     """
     require("ONNX export", "onnx", "onnxscript")
     from torch.export import Dim
 
-    info = dict(info or {})
+    info = info or network_info(network)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     network = network.eval().float().cpu()
-    stride = int(getattr(network, "stride", 8))
+    stride = info.stride
     dummy = torch.zeros(1, 3, input_size, input_size)
     cells = {"h": Dim("cells_h", min=1, max=1024), "w": Dim("cells_w", min=1, max=1024)}
     shapes = {"x": {0: Dim("batch", min=1, max=256), 2: stride * cells["h"], 3: stride * cells["w"]}}
     program = torch.onnx.export(network, (dummy,), None, input_names=["image"], output_names=["pafs", "heatmaps"],
                                 opset_version=opset, dynamo=True, dynamic_shapes=shapes, verbose=False)
-    meta = {"model_type": getattr(network, "model_type", "unknown"), "skeleton": network.skeleton.name,
-            "input_format": getattr(network, "input_format", "rgb_imagenet"), "stride": stride,
-            "input_size": info.get("input_size"), "card": info.get("card"),
-            "model_kwargs": info.get("model_kwargs")}
+    if program is None:  # torch returns None only when it wrote a file itself (an f= path)
+        raise RuntimeError("torch.onnx.export returned no program")
+    meta = {key: getattr(info, key) for key in METADATA_KEYS}
     program.model.metadata_props.update(
         {k: json.dumps(v) if k in _JSON_KEYS else str(v) for k, v in meta.items()})
     weight_bytes = sum(p.numel() * p.element_size() for p in network.state_dict().values())
@@ -87,8 +87,8 @@ class OnnxNetwork(nn.Module):
 
     The file is checked before it is used (``_check_onnx``): one that does not load, lacks this
     package's metadata, has another graph interface or holds non-finite weights is a WeightsError.
-    ``info`` holds what the export's metadata says beyond the interface (input_size, card, model_kwargs),
-    in ``load_model``'s info keys.  ``options``: ONNX Runtime SessionOptions (threads, spinning).
+    ``info`` is the file's ModelInfo: the interface and what the export's metadata says beyond it
+    (input_size, card, model_kwargs).  ``options``: ONNX Runtime SessionOptions (threads, spinning).
     """
 
     def __init__(self, path: str | Path, providers: list[str] | None = None, options: Any = None) -> None:
@@ -100,7 +100,7 @@ class OnnxNetwork(nn.Module):
         try:
             self.session = ort.InferenceSession(str(self.path), options,
                                                 providers=providers or ["CPUExecutionProvider"])
-        except Exception as err:  # noqa: BLE001 - ONNX Runtime raises its own types for unreadable files
+        except Exception as err:
             first = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise WeightsError(f"{self.path}: not a readable ONNX model ({type(err).__name__}: {first})") from err
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -109,13 +109,17 @@ class OnnxNetwork(nn.Module):
         self.input_format = meta.get("input_format", "rgb_imagenet")
         self.model_type = meta.get("model_type", "unknown")
         self.stride = int(meta.get("stride", 8))
-        self.info: dict[str, Any] = {"weights": str(self.path), "model_type": self.model_type,
-                                     "source_format": "onnx"}
+        extra: dict[str, Any] = {}
         for key in _JSON_KEYS:  # files exported before these keys existed simply lack them
             try:
-                self.info[key] = json.loads(meta[key]) if key in meta else None
+                extra[key] = json.loads(meta[key]) if key in meta else None
             except json.JSONDecodeError as err:
                 raise ValueError(f"{self.path}: metadata {key!r} is not valid json ({err})") from None
+        cuda = self.session.get_providers()[0] == "CUDAExecutionProvider"
+        self.info = ModelInfo(model_type=self.model_type, skeleton=self.skeleton.name, input_format=self.input_format,
+                              stride=self.stride, weights=str(self.path), source_format="onnx",
+                              model_kwargs=extra["model_kwargs"] or {}, device="cuda" if cuda else "cpu",
+                              input_size=extra["input_size"], card=extra["card"])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         pafs, heatmaps = self.session.run(["pafs", "heatmaps"],
@@ -123,7 +127,7 @@ class OnnxNetwork(nn.Module):
         return torch.from_numpy(pafs).to(x.device), torch.from_numpy(heatmaps).to(x.device)
 
 
-def _check_onnx(path: Path, session: object, meta: dict[str, str]) -> None:
+def _check_onnx(path: Path, session: Any, meta: dict[str, str]) -> None:
     """WeightsError unless the session is an export of this package: metadata, interface, finite weights."""
     if "skeleton" not in meta:
         raise WeightsError(f"{path}: not exported by ros2_openpose (no skeleton metadata)")
@@ -155,12 +159,12 @@ def parity(network: nn.Module, path: str | Path, inputs: torch.Tensor) -> float:
     with torch.inference_mode():
         ref = network.eval().float().cpu()(inputs)
         got = OnnxNetwork(path)(inputs)
-    return max(float((r - g).abs().max()) for r, g in zip(ref, got))
+    return max(float((r - g).abs().max()) for r, g in zip(ref, got, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
     from .assets import resolve_weights
-    from .models import WeightsError, load_model
+    from .models import load_model
 
     parser = argparse.ArgumentParser(prog="python -m ros2_openpose.onnx_export",
                                      description="Export a checkpoint to one self-contained .onnx file and "
@@ -174,10 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         require("ONNX export", "onnx", "onnxscript", "onnxruntime")
-        network, info = load_model(resolve_weights(args.weights))
+        weights = resolve_weights(args.weights)
+        if weights is None:
+            raise FileNotFoundError("no weights given")
+        network, info = load_model(weights)
         if args.input_size:
-            info["input_size"] = args.input_size
-        size = int(info.get("input_size") or 368)
+            info = dataclasses.replace(info, input_size=args.input_size)
+        size = int(info.input_size or 368)
         path = export_onnx(network, args.output, size, args.opset, info)
     except (MissingExtra, FileNotFoundError, WeightsError) as err:
         print(f"onnx_export: error: {err}", file=sys.stderr)

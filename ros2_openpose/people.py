@@ -20,8 +20,8 @@ carry ``ranking_score`` (score x fraction of keypoints found), since AP ranks by
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -77,7 +77,8 @@ def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
     peak j of its part B).  Returns people sorted by score, best first.
     """
     k_parts = skeleton.num_keypoints
-    fragments: list[_Fragment | None] = []
+    fragments: list[_Fragment] = []
+    merged: set[int] = set()  # fragments moved into another one
     owner: dict[tuple[int, int], int] = {}  # (part, peak) -> fragment index
 
     def put(f: int, part: int, peak: int) -> None:
@@ -89,30 +90,30 @@ def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
     for n in order:
         a, b = skeleton.limbs[limb_ids[n]]
         for i, j, s in sorted(matches[n], key=lambda m: -m[2]):
-            fa, fb = owner.get((a, i)), owner.get((b, j))
-            if fa is None and fb is None:
+            fa, fb = owner.get((a, i), -1), owner.get((b, j), -1)
+            if fa < 0 and fb < 0:
                 fragments.append(_Fragment([-1] * k_parts, [s]))
                 put(len(fragments) - 1, a, i)
                 put(len(fragments) - 1, b, j)
-            elif fb is None:
+            elif fb < 0:
                 if fragments[fa].parts[b] < 0:
                     put(fa, b, j)
                     fragments[fa].limb_scores.append(s)
-            elif fa is None:
+            elif fa < 0:
                 if fragments[fb].parts[a] < 0:
                     put(fb, a, i)
                     fragments[fb].limb_scores.append(s)
             elif fa == fb:
                 fragments[fa].limb_scores.append(s)
-            elif all(p < 0 or q < 0 for p, q in zip(fragments[fa].parts, fragments[fb].parts)):
+            elif all(p < 0 or q < 0 for p, q in zip(fragments[fa].parts, fragments[fb].parts, strict=True)):
                 moved = fragments[fb]
                 for part, peak in enumerate(moved.parts):
                     if peak >= 0:
                         put(fa, part, peak)
-                fragments[fa].limb_scores += moved.limb_scores + [s]
-                fragments[fb] = None
+                fragments[fa].limb_scores += [*moved.limb_scores, s]
+                merged.add(fb)
 
-    kept = [f for f in fragments if f is not None]
+    kept = [f for n, f in enumerate(fragments) if n not in merged]
     if config.min_parts <= 1:  # lone peaks are people only when a single part is enough
         for part in range(k_parts):
             for peak in range(int(counts[part])):
@@ -130,7 +131,7 @@ def _to_people(fragments: list[_Fragment], xy: np.ndarray, peak_scores: np.ndarr
     found = parts >= 0
     kinds = np.arange(parts.shape[1])[None, :]
     peaks = np.where(found, parts, 0)
-    keypoints = np.empty(parts.shape + (3,), np.float32)
+    keypoints = np.empty((*parts.shape, 3), np.float32)
     keypoints[..., :2] = np.where(found[..., None], xy[kinds, peaks], np.nan)
     keypoints[..., 2] = np.where(found, peak_scores[kinds, peaks], 0.0)
     n_parts = found.sum(1)

@@ -48,7 +48,7 @@ class Skeleton:
     flip_pairs: tuple[tuple[int, int], ...]
     to_coco17: tuple[int, ...]
     description: str = ""
-    _limb_index: dict = field(default=None, init=False, repr=False, compare=False)
+    _limb_index: dict[tuple[int, int], int] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         k, n = self.num_keypoints, len(self.limbs)
@@ -120,7 +120,7 @@ class Skeleton:
         shoulders, and only when both shoulders are labelled (v > 0); its v is the lower of the two.
         """
         kps = np.asarray(keypoints, dtype=np.float32)
-        out = np.zeros(kps.shape[:-2] + (self.num_keypoints, 3), dtype=np.float32)
+        out = np.zeros((*kps.shape[:-2], self.num_keypoints, 3), dtype=np.float32)
         for j, i in enumerate(self.to_coco17):
             out[..., i, :] = kps[..., j, :]
         if self.name == "coco18":

@@ -8,8 +8,9 @@ take their frame index.  ``image_ids`` returns that mapping so the CLI can write
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import cv2
 import numpy as np

@@ -96,7 +96,7 @@ def render_pafs(keypoints: np.ndarray, skeleton: Skeleton, out_hw: tuple[int, in
         sum_x = np.zeros((h, w), np.float32)
         sum_y = np.zeros((h, w), np.float32)
         count = np.zeros((h, w), np.float32)
-        for pa, pb in zip(cells[both, a], cells[both, b]):
+        for pa, pb in zip(cells[both, a], cells[both, b], strict=True):
             d = pb - pa
             length = float(np.hypot(d[0], d[1]))
             if length < 1e-6:

@@ -16,8 +16,9 @@ Coordinates use the pixel-index convention (pixel ``x`` spans ``[x - 0.5, x + 0.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,7 +47,8 @@ class InputFormat:
     @property
     def pad_bgr(self) -> tuple[float, float, float]:
         """The BGR pixel value (0..255) that normalises to 0, i.e. what padding looks like."""
-        return tuple(reversed(self.mean)) if self.rgb else self.mean
+        r, g, b = self.mean
+        return (b, g, r) if self.rgb else self.mean
 
 
 INPUT_FORMATS: dict[str, InputFormat] = {
@@ -190,7 +192,7 @@ def to_tensor_batch(images: Sequence[Any], input_size: int, stride: int = 8,
     height = max(box.padded_size[0] for box in boxes)
     width = max(box.padded_size[1] for box in boxes)
     out = torch.zeros(len(bgrs), 3, height, width, dtype=torch.float32, device=device)
-    for i, (bgr, box) in enumerate(zip(bgrs, boxes)):
+    for i, (bgr, box) in enumerate(zip(bgrs, boxes, strict=True)):
         rh, rw = box.resized_size
         # uint8 crosses to the device (4x less traffic than float), normalisation happens there.
         pixels = torch.from_numpy(np.ascontiguousarray(_resize(bgr, box))).to(out.device)

@@ -15,7 +15,7 @@ def open_video_writer(path: str | Path, fps: float, size: tuple[int, int]) -> cv
     """
     path = Path(path)
     fourcc = "MJPG" if path.suffix.lower() == ".avi" else "mp4v"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), float(fps), (int(size[0]), int(size[1])))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), float(fps), (int(size[0]), int(size[1])))
     if not writer.isOpened():
         raise OSError(f"cannot write video {path} with codec {fourcc}")
     return writer

@@ -21,7 +21,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
+from ros2_openpose.ros.image_io import to_image_msg
 
 
 def main() -> int:

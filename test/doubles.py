@@ -87,6 +87,7 @@ class AnnotationNet(nn.Module):
                  skeleton: Skeleton = COCO17) -> None:
         super().__init__()
         self.skeleton, self.input_size = skeleton, int(input_size)
+        self.model_type = type(self).__name__  # what the node reports as its model
         self._maps: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         for size, people in scenes.items():
             box = fit(size, self.input_size, self.stride)

@@ -12,29 +12,31 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
-rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("rclpy")
 pytest.importorskip("ros2_openpose.msg")
 
-from rcl_interfaces.msg import Log  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+import rclpy
+from rcl_interfaces.msg import Log
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
 
-from doubles import AnnotationNet, load_scene  # noqa: E402
-from ros2_openpose.estimator import PoseEstimator  # noqa: E402
-from ros2_openpose.msg import PersonArray  # noqa: E402
-from ros2_openpose.ros.image_io import to_compressed_msg, to_image_msg  # noqa: E402
-from ros2_openpose.ros.node import PoseNode  # noqa: E402
+from doubles import AnnotationNet, load_scene
+from ros2_openpose.estimator import PoseEstimator
+from ros2_openpose.msg import PersonArray
+from ros2_openpose.ros.image_io import to_compressed_msg, to_image_msg
+from ros2_openpose.ros.node import PoseNode
 
 INPUT_SIZE = 368
 REPO = Path(__file__).resolve().parents[1]

@@ -6,10 +6,10 @@ import pytest
 
 pytest.importorskip("diagnostic_msgs.msg")
 
-from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticStatus
 
-from ros2_openpose.ros.accounting import MAX_LOST_PER_EVENT, FrameLedger  # noqa: E402
-from ros2_openpose.ros.diagnostics import LOSS_WARN, STALL_S, WINDOW_S, InputState, level  # noqa: E402
+from ros2_openpose.ros.accounting import MAX_LOST_PER_EVENT, FrameLedger
+from ros2_openpose.ros.diagnostics import LOSS_WARN, STALL_S, WINDOW_S, InputState, level
 
 pytestmark = pytest.mark.ros
 PUB = b"camera-1"

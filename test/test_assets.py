@@ -30,7 +30,7 @@ def test_names_folders_and_paths(tmp_path: Path) -> None:
 
 
 def test_every_failure_is_one_line_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no last.pt") as err:
+    with pytest.raises(FileNotFoundError, match=r"no last\.pt") as err:
         resolve_weights(tmp_path, run_file="last.pt")
     assert str(tmp_path) in str(err.value)
     with pytest.raises(FileNotFoundError, match=r"nope\.pt") as err:
@@ -75,8 +75,9 @@ def test_train_inits_from_a_shipped_name_and_resumes_from_a_run_folder(real_data
     data = real_data / "mmpose-coco"
     common = ["--config", str(REPO / "training/configs/small_cpu.yaml"), "--train-images", str(data),
               "--train-annotations", str(data / "annotations.json"), "--out", str(tmp_path / "run"),
-              "--set", "model.init_weights=demo", "--set", "model.kwargs.width=0.125", "--set", "data.input_size=64", "--set", "data.batch_size=2",
-              "--set", "data.workers=0", "--set", "train.tensorboard=false", "--set", "train.device=cpu"]
+              "--set", "model.init_weights=demo", "--set", "model.kwargs.width=0.125", "--set", "data.input_size=64",
+              "--set", "data.batch_size=2", "--set", "data.workers=0", "--set", "train.tensorboard=false",
+              "--set", "train.device=cpu"]
     train.main([*common, "--epochs", "1"])
     first = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     # The demo model's architecture (width 0.25) from the shipped name, not model.kwargs' 0.125.

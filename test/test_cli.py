@@ -136,7 +136,7 @@ def test_start_says_which_model_runs_and_warns_when_synthetic(images, tmp_path, 
                      "--log-every", "0"]) == 0
     err = capsys.readouterr().err
     _, info = load_model(assets.DEMO_WEIGHTS)
-    card = info["card"]
+    card = info.card
     assert card["synthetic_only"] and card["name"] in err and card["trained_on"] in err
     assert f"warning: {assets.SYNTHETIC_WARNING}" in err
 
@@ -155,7 +155,7 @@ def test_progress_lines_when_not_on_a_terminal(images, tmp_path, capsys):
     (["--input-size", "100"], "--input-size must be a multiple of 8"),
     (["--scales", "0"], "--scales must lie in (0, 4]"),
     (["--paf-threshold", "2"], "paf-threshold=2.0 is outside [0.0, 1.0]"),
-    (["--device", "tpu"], "--device must be auto, cpu, cuda or cuda:N"),
+    (["--device", "tpu"], "--device 'tpu' is not one of auto, cpu, cuda, cuda:N"),
 ])
 def test_bad_arguments_are_one_line_before_any_work(images, tmp_path, capsys, extra, expected):
     folder, _ = images
@@ -172,7 +172,7 @@ def test_device_cuda_without_a_gpu(images, tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     folder, _ = images
     assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--device", "cuda"]) == 2
-    assert "--device cuda: no CUDA GPU is available" in one_error_line(capsys.readouterr().err)
+    assert "--device 'cuda' needs a CUDA GPU" in one_error_line(capsys.readouterr().err)
 
 
 def test_unusable_out_folders(images, tmp_path, capsys):

@@ -19,11 +19,10 @@ import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from ros2_openpose import limbs
 from ros2_openpose.ceiling import ceiling_people
 from ros2_openpose.config import DecodeConfig
-from ros2_openpose.decode import decode, decode_batch
-from ros2_openpose import limbs
-from ros2_openpose.decode import batch_peaks
+from ros2_openpose.decode import batch_peaks, decode, decode_batch
 from ros2_openpose.limbs import match_munkres, match_scipy, score_limbs
 from ros2_openpose.people import Person, keypoint_bbox, to_coco_results, to_openpose_json
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
@@ -237,7 +236,7 @@ def test_upsampled_heatmaps_agree(all_sets: COCO) -> None:
     coarse = by_x(decode(*maps, COCO17))
     fine = by_x(decode(*maps, COCO17, DecodeConfig(upsample_heatmaps=True)))
     assert [p.num_parts for p in coarse] == [p.num_parts for p in fine]
-    for a, b in zip(coarse, fine):
+    for a, b in zip(coarse, fine, strict=True):
         np.testing.assert_allclose(a.keypoints[a.found, :2], b.keypoints[b.found, :2], atol=1.5)
 
 
@@ -288,7 +287,7 @@ def test_inputs_torch_numpy_batch_and_shape_errors(all_sets: COCO) -> None:
     assert sorted(p.num_parts for p in half) == sorted(p.num_parts for p in ref)  # fp16 maps: same people
     batch = decode_batch(np.stack([heat, np.zeros_like(heat)]), np.stack([pafs, pafs]), COCO18)
     assert len(batch) == 2 and batch[1] == []
-    for a, b in zip(batch[0], ref):
+    for a, b in zip(batch[0], ref, strict=True):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
         assert a.score == b.score
     with pytest.raises(ValueError, match="heatmap channels"):
@@ -307,7 +306,7 @@ def test_cuda_maps_decode_like_cpu(all_sets: COCO) -> None:
     cpu = decode(heat, pafs, COCO17)
     gpu = decode(torch.from_numpy(heat).cuda(), torch.from_numpy(pafs).cuda(), COCO17)
     assert [p.num_parts for p in gpu] == [p.num_parts for p in cpu]
-    for a, b in zip(gpu, cpu):
+    for a, b in zip(gpu, cpu, strict=True):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
 
 

@@ -23,7 +23,7 @@ from ros2_openpose.tensor import fit, to_tensor_batch
 class RampNet(nn.Module):
     """PAFs = mean of input channel 0 over each 8x8 cell, heatmaps = same of channel 1."""
 
-    skeleton, input_format, stride = COCO17, "bgr_256", 8
+    skeleton, input_format, stride, model_type = COCO17, "bgr_256", 8, "ramp"
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cells = F.avg_pool2d(x, 8)
@@ -47,7 +47,7 @@ def test_multiscale_maps_align(scales):
         t, b = to_tensor_batch(images, round(184 * s), fmt="bgr_256")
         tensors.append(t)
         boxes.append(b)
-    ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(bs, boxes[0])])
+    ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(bs, boxes[0], strict=True)])
               for bs in boxes]
     net = RampNet()
     base_pafs, base_hms = infer_maps(net, tensors[0])
@@ -73,7 +73,7 @@ def render(points: np.ndarray, skeleton: Skeleton, rows: int, cols: int, stride:
     for person in points:
         for k, (x, y) in enumerate(person):
             heat[k] = np.maximum(heat[k], np.exp(-((cx - x) ** 2 + (cy - y) ** 2) / (2 * sigma ** 2)))
-        for (a, b), (chx, chy) in zip(skeleton.limbs, skeleton.paf_channels):
+        for (a, b), (chx, chy) in zip(skeleton.limbs, skeleton.paf_channels, strict=True):
             d = person[b] - person[a]
             length = float(np.hypot(*d))
             u = d / length
@@ -97,7 +97,7 @@ def stick_person(cx: float, top: float, height: float) -> np.ndarray:
 class PlantedNet(nn.Module):
     """Draws, for batch element i, the people ``people[i]`` (P, K, 2) given in network-input pixels."""
 
-    input_format, stride = "rgb_imagenet", 8
+    input_format, stride, model_type = "rgb_imagenet", 8, "planted"
 
     def __init__(self, people: list[np.ndarray], skeleton: Skeleton = COCO17) -> None:
         super().__init__()
@@ -112,7 +112,7 @@ class PlantedNet(nn.Module):
 def planted(image_sizes: list[tuple[int, int]], people_image: list[np.ndarray], input_size: int = 184):
     """An estimator whose network draws ``people_image`` (image px) at their network-input position."""
     boxes = [fit(size, input_size) for size in image_sizes]
-    people_input = [box.to_input(p) for box, p in zip(boxes, people_image)]
+    people_input = [box.to_input(p) for box, p in zip(boxes, people_image, strict=True)]
     return PoseEstimator(network=PlantedNet(people_input), device="cpu", input_size=input_size)
 
 
@@ -122,12 +122,12 @@ def test_people_come_back_in_image_pixels(input_size):
     truth = [np.stack([stick_person(200, 60, 360), stick_person(470, 100, 330)]),
              stick_person(100, 40, 240)[None], stick_person(350, 100, 800)[None]]
     estimator = planted(sizes, truth, input_size)
-    results = estimator.estimate_batch([np.zeros(s + (3,), np.uint8) for s in sizes])
+    results = estimator.estimate_batch([np.zeros((*s, 3), np.uint8) for s in sizes])
     assert [len(r) for r in results] == [2, 1, 1]
-    for people, expected, size in zip(results, truth, sizes):
+    for people, expected, size in zip(results, truth, sizes, strict=True):
         scale = input_size / size[0]
         found = sorted(people, key=lambda p: float(np.nanmean(p.keypoints[:, 0])))
-        for person, want in zip(found, expected):
+        for person, want in zip(found, expected, strict=True):
             kps = np.asarray(person.keypoints)
             assert kps.shape == (17, 3) and kps.dtype == np.float32
             assert (kps[:, 2] > 0).all()
@@ -254,7 +254,7 @@ def test_backend_is_chosen_by_measurement_observable_and_overridable(tmp_path):
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     x = torch.rand(1, 3, 184, 248)
     with torch.inference_mode():
-        for a, b in zip(forced["torch"].network(x), forced["onnxruntime"].network(x)):
+        for a, b in zip(forced["torch"].network(x), forced["onnxruntime"].network(x), strict=True):
             assert float((a - b).abs().max()) <= PARITY_TOLERANCE
 
     with pytest.raises(ValueError, match="backend must be one of"):

@@ -11,12 +11,19 @@ import pytest
 
 pytest.importorskip("sensor_msgs.msg")
 
-from builtin_interfaces.msg import Time  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from builtin_interfaces.msg import Time
+from sensor_msgs.msg import CompressedImage, Image
 
-from ros2_openpose.ros.image_io import (CorruptImage, EmptyImage, UnsupportedEncoding,  # noqa: E402
-                                        from_compressed_msg, from_image_msg, image_size, to_compressed_msg,
-                                        to_image_msg)
+from ros2_openpose.ros.image_io import (
+    CorruptImage,
+    EmptyImage,
+    UnsupportedEncoding,
+    from_compressed_msg,
+    from_image_msg,
+    image_size,
+    to_compressed_msg,
+    to_image_msg,
+)
 
 pytestmark = pytest.mark.ros
 

@@ -9,6 +9,7 @@ is checked against the topics a real pose_node publishes in a namespace either w
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import os
 import threading
@@ -28,7 +29,7 @@ try:
     from launch.actions import IncludeLaunchDescription, RegisterEventHandler
     from launch.event_handlers import OnProcessStart
     from launch.launch_description_sources import PythonLaunchDescriptionSource
-    from launch_ros.actions import Node as _LaunchRosNode  # noqa: F401 - the launch file needs launch_ros
+    importlib.import_module("launch_ros.actions")  # the launch file needs launch_ros too
     LAUNCH_MISSING = None
 except ImportError as err:
     # Without the real package, `launch` is this repository's launch/ folder (a namespace package).
@@ -89,7 +90,7 @@ def run_launch(arguments: dict[str, str], probe=None) -> tuple[int, list[str], d
     def look() -> None:
         try:
             found.update(probe())
-        except BaseException as err:  # noqa: BLE001 - handed to the test thread below
+        except BaseException as err:
             found["error"] = err
         finally:
             service.shutdown()
@@ -124,7 +125,7 @@ def graph_of(domain: int, name: str, namespace: str, publishers: set[str], wait:
             try:
                 graph = {"publishers": {t for t, _ in probe.get_publisher_names_and_types_by_node(name, namespace)},
                          "subscriptions": {t for t, _ in probe.get_subscriber_names_and_types_by_node(name, namespace)}}
-            except Exception:  # noqa: BLE001 - discovered a moment before its endpoints: look again
+            except Exception:
                 pass
         return graph
     finally:

@@ -10,9 +10,22 @@ import logging
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from ros2_openpose.models import (CMUBodyNet, SeedNet, WeightsError, build_model, load_model,
-                                  make_checkpoint)
+from ros2_openpose.models import (
+    MODEL_TYPES,
+    CMUBodyNet,
+    LightNet,
+    PoseNetwork,
+    SeedNet,
+    TrainableNetwork,
+    WeightsError,
+    build_model,
+    load_model,
+    make_checkpoint,
+    network_info,
+    resolve_device,
+)
 from ros2_openpose.models.seed import shrink_image, tent_kernel
 from ros2_openpose.skeletons import COCO17, COCO18
 
@@ -128,9 +141,9 @@ def test_seed_loads_original_state_dict(seed_state, tmp_path):
     torch.save(seed_state, path)
     net, info = load_model(path)
     assert isinstance(net, SeedNet) and not net.training
-    assert info["source_format"] == "seed_state_dict" and info["model_type"] == "seed"
-    assert info["skeleton"] == "coco17" and info["weights"] == str(path)
-    assert info["parameters"] == n_params(seed_spec())
+    assert info.source_format == "seed_state_dict" and info.model_type == "seed"
+    assert info.skeleton == "coco17" and info.weights == str(path)
+    assert info.parameters == n_params(seed_spec())
     loaded = net.state_dict()
     assert set(loaded) == set(seed_state)
     assert all(torch.equal(loaded[k], v) for k, v in seed_state.items())
@@ -142,7 +155,7 @@ def test_seed_loads_original_state_dict(seed_state, tmp_path):
 def test_seed_state_dict_with_coco18_outputs(seed_state):
     state = random_state(seed_spec(paf_out=38, hm_out=19))
     net, info = load_model(state)
-    assert info["skeleton"] == "coco18" and net.skeleton is COCO18 and info["weights"] is None
+    assert info.skeleton == "coco18" and net.skeleton is COCO18 and info.weights is None
 
 
 def test_cmu_loads_and_has_no_relu_after_outputs(cmu_state):
@@ -150,9 +163,9 @@ def test_cmu_loads_and_has_no_relu_after_outputs(cmu_state):
     for branch in ("L1", "L2"):
         state[f"Mconv7_stage6_{branch}.bias"] = torch.full_like(state[f"Mconv7_stage6_{branch}.bias"], -1.0)
     net, info = load_model(state)
-    assert isinstance(net, CMUBodyNet) and info["source_format"] == "cmu_state_dict"
+    assert isinstance(net, CMUBodyNet) and info.source_format == "cmu_state_dict"
     assert net.skeleton is COCO18 and net.input_format == "bgr_256" and net.model_type == "cmu"
-    assert info["parameters"] == n_params(cmu_spec())
+    assert info.parameters == n_params(cmu_spec())
     with torch.inference_mode():
         pafs, heatmaps = net(torch.randn(1, 3, 184, 184))
     assert pafs.shape == (1, 38, 23, 23) and heatmaps.shape == (1, 19, 23, 23)
@@ -197,20 +210,20 @@ def test_wrong_shape_and_unexpected_key(cmu_state):
 def test_unrelated_and_corrupt_files(tmp_path):
     unrelated = tmp_path / "resnet.pth"
     torch.save({"layer1.0.conv1.weight": torch.zeros(1), "fc.bias": torch.zeros(1)}, unrelated)
-    with pytest.raises(WeightsError, match="resnet.pth.*unrecognised.*SeedNet.*CMUBodyNet.*fc.bias"):
+    with pytest.raises(WeightsError, match=r"resnet\.pth.*unrecognised.*SeedNet.*CMUBodyNet.*fc\.bias"):
         load_model(unrelated)
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"\x00not a torch file at all" * 10)
-    with pytest.raises(WeightsError, match="corrupt.pth"):
+    with pytest.raises(WeightsError, match=r"corrupt\.pth"):
         load_model(corrupt)
     truncated = tmp_path / "truncated.pt"
     torch.save(make_checkpoint(small_seed()), truncated)
     truncated.write_bytes(truncated.read_bytes()[:5000])
-    with pytest.raises(WeightsError, match="truncated.pt"):
+    with pytest.raises(WeightsError, match=r"truncated\.pt"):
         load_model(truncated)
     listed = tmp_path / "list.pt"
     torch.save([torch.zeros(1)], listed)
-    with pytest.raises(WeightsError, match="list.pt"):
+    with pytest.raises(WeightsError, match=r"list\.pt"):
         load_model(listed)
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "absent.pth")
@@ -225,11 +238,11 @@ def test_training_checkpoint_round_trip(tmp_path):
     path = tmp_path / "ckpt.pt"
     torch.save(ckpt, path)
     loaded, info = load_model(path)
-    assert info["source_format"] == "checkpoint" and info["skeleton"] == "coco18"
-    assert info["model_kwargs"] == {"skeleton": "coco18", "width": 0.25, "paf_stages": 2, "heatmap_stages": 1}
+    assert info.source_format == "checkpoint" and info.skeleton == "coco18"
+    assert info.model_kwargs == {"skeleton": "coco18", "width": 0.25, "paf_stages": 2, "heatmap_stages": 1}
     x = torch.randn(1, 3, 64, 80)
     with torch.inference_mode():
-        for a, b in zip(net(x), loaded(x)):
+        for a, b in zip(net(x), loaded(x), strict=True):
             assert torch.equal(a, b)
 
 
@@ -269,6 +282,45 @@ def test_attributes_and_build():
     assert "shrink_kernel" not in net.state_dict()
     with pytest.raises(ValueError, match="unknown model type"):
         build_model("resnet")
+
+
+def test_every_network_implements_the_interface():
+    small = {"seed": {"width": 0.25, "paf_stages": 1, "heatmap_stages": 1}, "light": {"alpha": 0.25, "channels": 8}}
+    for model_type in MODEL_TYPES:
+        net = build_model(model_type, **small.get(model_type, {}))
+        assert isinstance(net, PoseNetwork) and isinstance(net, TrainableNetwork)
+        info = network_info(net)
+        assert (info.model_type, info.skeleton, info.stride) == (model_type, net.skeleton.name, 8)
+        assert info.parameters == sum(p.numel() for p in net.parameters())
+        front = {id(p) for p in net.backbone_parameters()}
+        assert 0 < len(front) < len(list(net.parameters()))
+    light = LightNet(alpha=0.25, channels=8)
+    assert {id(p) for p in light.backbone_parameters()} == {id(p) for p in light.backbone.parameters()}
+
+
+def test_plain_and_half_networks():
+    plain = nn.Conv2d(3, 3, 1)
+    info = network_info(plain, "coco18")
+    assert (info.model_type, info.skeleton, info.input_format, info.stride) == ("Conv2d", "coco18", "rgb_imagenet", 8)
+    assert info.source_format == "network" and info.as_dict()["skeleton"] == "coco18"
+    with pytest.raises(ValueError, match="pass skeleton="):
+        network_info(plain)
+
+    class Half(nn.Module):
+        skeleton, stride = COCO17, 8
+
+    with pytest.raises(ValueError, match="has skeleton, stride but not input_format, model_type"):
+        network_info(Half(), "coco17")
+    with pytest.raises(TypeError, match="TrainableNetwork"):
+        make_checkpoint(plain)
+
+
+def test_one_device_rule():
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu", local_rank=1) == torch.device("cpu")
+    assert resolve_device("cuda", local_rank=1) == torch.device("cuda", 1)  # a torchrun process's GPU
+    assert resolve_device("cuda:0", local_rank=1) == torch.device("cuda", 0)  # an explicit index wins
+    assert resolve_device("cuda") == torch.device("cuda")
 
 
 def test_imagenet_backbone_from_local_file(tmp_path, caplog):

@@ -9,15 +9,16 @@ import time
 
 import numpy as np
 import pytest
+
+pytest.importorskip("rclpy")  # before the imports below: without ROS 2 the module is skipped
+pytest.importorskip("ros2_openpose.msg")
+
 from builtin_interfaces.msg import Time as TimeMsg
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import Log
 
-from ros_harness import camera_process, context, finish, harness, scene  # noqa: F401 - fixtures
-from ros_harness import Harness  # noqa: E402
-
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from rcl_interfaces.msg import Log  # noqa: E402
-
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
+from ros2_openpose.ros.image_io import to_image_msg
+from ros_harness import Harness, camera_process, context, finish, harness, scene
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -10,13 +10,14 @@ import signal
 
 import pytest
 
-from ros_harness import context, harness, scene  # noqa: F401 - fixtures
-from ros_harness import Harness  # noqa: E402
+pytest.importorskip("rclpy")  # before the imports below: without ROS 2 the module is skipped
+pytest.importorskip("ros2_openpose.msg")
 
-from lifecycle_msgs.msg import Transition  # noqa: E402
-from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 
-from ros2_openpose.ros.startup import StartupError  # noqa: E402
+from ros2_openpose.ros.startup import StartupError
+from ros_harness import Harness, context, harness, scene
 
 pytestmark = pytest.mark.ros
 
@@ -150,7 +151,7 @@ def test_one_camera_does_not_supersede_another(harness):
     headers = {}
     for i, frame_id in enumerate(["right0", "right1", "right2", "left1"], start=2):
         headers[frame_id] = h.publish(frame_id=frame_id, camera=0 if frame_id.startswith("left") else 1)
-        h.wait(lambda: h.counts().received == i, f"{frame_id} received")  # one by one: no DDS queue in between
+        h.wait(lambda i=i: h.counts().received == i, f"{frame_id} received")  # one by one: no DDS queue in between
     h.net.release()
     h.settled(5)
     counts = h.counts()

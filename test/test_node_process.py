@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-rclpy = pytest.importorskip("rclpy")
+pytest.importorskip("rclpy")
 
-from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.node import Node  # noqa: E402
-from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
+import rclpy
+from rcl_interfaces.msg import Parameter as ParameterMsg, ParameterType, ParameterValue
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter_client import AsyncParameterClient
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +79,7 @@ def _domain() -> int:
 def _pose_node(*ros_args: str, script: bool = False) -> list[str]:
     entry = [sys.executable, str(REPO / "scripts" / "pose_node")] if script else \
         [sys.executable, "-m", "ros2_openpose.ros.pose_node"]
-    return entry + ["--ros-args", *ros_args]
+    return [*entry, "--ros-args", *ros_args]
 
 
 def _run(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
@@ -232,7 +233,7 @@ def test_listener_writes_its_summary_on_sigterm(tmp_path):
 @pytest.mark.parametrize("flag", ["--help", "-h"])
 def test_every_executable_answers_help(entry, names, flag, tmp_path):
     """Help, then exit 0, touching nothing (pose_listener --help used to run 30 s and overwrite out/demo)."""
-    done = subprocess.run(entry + [flag], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    done = subprocess.run([*entry, flag], cwd=tmp_path, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": SOURCE_FIRST})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage:") and all(name in done.stdout for name in names), done.stdout

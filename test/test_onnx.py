@@ -14,15 +14,14 @@ import torch
 from ros2_openpose.assets import DEMO_WEIGHTS, describe_model
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import build_model, load_model
-from ros2_openpose.onnx_export import (METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, main,
-                                       parity)
+from ros2_openpose.onnx_export import METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, main, parity
 from training import synthetic
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     network, info = load_model(DEMO_WEIGHTS)
-    assert info["input_size"] == 184  # the demo checkpoint was trained and evaluated at 184
+    assert info.input_size == 184  # the demo checkpoint was trained and evaluated at 184
     # Exported at another size on purpose: the metadata must carry the trained size, not the dummy's.
     return network, info, export_onnx(network, tmp_path_factory.mktemp("onnx") / "demo.onnx", 200, info=info)
 
@@ -40,13 +39,16 @@ def test_metadata_carries_the_checkpoints_defaults_and_card(exported):
     meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
     assert set(METADATA_KEYS) <= set(meta)
     net = OnnxNetwork(path)
-    assert net.info["input_size"] == 184 and net.info["card"] == info["card"]
-    assert net.info["card"]["synthetic_only"] is True and net.info["model_kwargs"] == info["model_kwargs"]
+    assert net.info.input_size == 184 and net.info.card == info.card
+    interface = ("model_type", "skeleton", "input_format", "stride")
+    assert [getattr(net.info, k) for k in interface] == [getattr(info, k) for k in interface]
+    assert net.info.source_format == "onnx" and net.info.weights == str(path)
+    assert net.info.card["synthetic_only"] is True and net.info.model_kwargs == info.model_kwargs
     from_onnx = PoseEstimator(weights=path, device="cpu")
     from_torch = PoseEstimator(weights=DEMO_WEIGHTS, device="cpu")
     assert from_onnx.input_size == from_torch.input_size == 184  # not the original design's 368
-    assert from_onnx.info["card"] == from_torch.info["card"]
-    assert "demo_synthetic" in describe_model(from_onnx.info)
+    assert from_onnx.model.card == from_torch.model.card == from_onnx.info["card"]
+    assert "demo_synthetic" in describe_model(from_onnx.model)
 
 
 def test_estimator_from_onnx_matches_pytorch(exported, tmp_path):
@@ -57,7 +59,7 @@ def test_estimator_from_onnx_matches_pytorch(exported, tmp_path):
     torch_people = PoseEstimator(weights=DEMO_WEIGHTS, device="cpu").estimate(image)
     onnx_people = PoseEstimator(weights=path, device="cpu").estimate(image)
     assert len(torch_people) == len(onnx_people) > 0
-    for a, b in zip(torch_people, onnx_people):
+    for a, b in zip(torch_people, onnx_people, strict=True):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=0.05, equal_nan=True)
 
 
@@ -84,7 +86,7 @@ def test_command_line_exports_a_shipped_name(tmp_path, capsys):
     assert report["input_size"] == 184 and report["max_abs_diff"] <= PARITY_TOLERANCE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.onnx"]
     assert main(["demo", str(tmp_path / "b.onnx"), "--input-size", "256"]) == 0
-    assert OnnxNetwork(tmp_path / "b.onnx").info["input_size"] == 256  # the user's choice wins
+    assert OnnxNetwork(tmp_path / "b.onnx").info.input_size == 256  # the user's choice wins
 
 
 @pytest.mark.parametrize("module", ["onnxscript", "onnxruntime"])

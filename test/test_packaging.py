@@ -10,6 +10,7 @@ import ast
 import functools
 import http.server
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import sysconfig
 import threading
 import warnings
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -33,6 +35,9 @@ ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "scipy": "pyth
 #: munkres (the reference matcher the tests compare with), rosbags (image conversion where cv_bridge is not
 #: installed: the PyPI wheels), onnxruntime (the [onnx] extra).
 OPTIONAL = {"munkres", "rosbags", "onnxruntime"}
+#: Imported only by training/teacher.py, an optional data-preparation tool whose docstring says to
+#: ``pip install tensorflow-cpu`` (tensorflow brings google.protobuf): never a dependency of the package.
+TEACHER_ONLY = {"tensorflow", "google"}
 #: The node's run time: the core it calls and ros/ (the CLI, ONNX export and training are other entry points).
 NOT_NODE = {"cli.py", "console.py", "sources.py", "onnx_export.py", "__main__.py"}
 
@@ -106,8 +111,24 @@ def test_setup_py_covers_every_import_and_the_onnx_extra():
     code += list((REPO / "training").glob("*.py"))
     available = base | {d for names in extras.values() for d in names}
     used = imports(code)
-    missing = {m: sorted(f) for m, f in used.items() if DISTRIBUTIONS.get(m, m) not in available}
+    missing = {m: sorted(f) for m, f in used.items() if DISTRIBUTIONS.get(m, m) not in available
+               and not (m in TEACHER_ONLY and f == {"training/teacher.py"})}
     assert not missing, f"imported but not installed by `pip install .[...]`: {missing}"
+
+
+# ----------------------------------------------------------------------------------- version
+
+def test_one_version():
+    """ros2_openpose/__init__.py holds the version; setup.py reads it, package.xml repeats it (colcon and
+    rosdep need a literal) and the changelog's newest release names it."""
+    import ros2_openpose
+
+    xml = ElementTree.parse(REPO / "package.xml").getroot().findtext("version")
+    setup = subprocess.run([sys.executable, "setup.py", "--version"], cwd=REPO, capture_output=True, text=True,
+                           timeout=120, check=True).stdout.split()[-1]
+    release = re.search(r"^## \[(\d[^\]]*)\]", (REPO / "CHANGELOG.md").read_text(), re.MULTILINE)
+    assert release, "CHANGELOG.md names no release"
+    assert (xml, setup, release.group(1)) == (ros2_openpose.__version__,) * 3
 
 
 # ----------------------------------------------------------------------------------- TORCH_CPU

@@ -58,7 +58,7 @@ def test_prepare_fills_faces_from_the_teacher_and_ignores_unlabelled_people(real
     others = sum(len(v) for v in teacher.values()) - len(kept)
     assert stats["ignore_regions"] + stats["duplicates_of_labelled"] == others > 0
     for crowd in crowds:  # every ignore region covers a real, unlabelled person's box
-        x, y, w, h = crowd["bbox"]
+        x, y, w, _h = crowd["bbox"]
         assert any(x <= t["bbox"][0] + 1 and y <= t["bbox"][1] + 1 and x + w >= t["bbox"][0] + t["bbox"][2] - 1
                    for t in teacher[str(crowd["image_id"])])
 

@@ -14,23 +14,24 @@ import numpy as np
 import pytest
 import torch
 
-from ros_harness import SHIPPED, context, harness, scene  # noqa: F401 - fixtures
-from ros_harness import Harness  # noqa: E402
+pytest.importorskip("rclpy")  # before the imports below: without ROS 2 the module is skipped
+pytest.importorskip("ros2_openpose.msg")
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from rcl_interfaces.msg import Log, Parameter as ParameterMsg, ParameterType, ParameterValue  # noqa: E402
-from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.parameter_client import AsyncParameterClient  # noqa: E402
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
-from visualization_msgs.msg import Marker, MarkerArray  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import Log, Parameter as ParameterMsg, ParameterType, ParameterValue
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from visualization_msgs.msg import Marker, MarkerArray
 
-from doubles import OomNet  # noqa: E402
-from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model  # noqa: E402
-from ros2_openpose.msg import PersonArray, SkeletonInfo  # noqa: E402
-from ros2_openpose.ros.image_io import to_image_msg  # noqa: E402
-from ros2_openpose.ros.node import PoseNode  # noqa: E402
-from ros2_openpose.ros.startup import StartupError  # noqa: E402
+from doubles import OomNet
+from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model
+from ros2_openpose.msg import PersonArray, SkeletonInfo
+from ros2_openpose.ros.image_io import to_image_msg
+from ros2_openpose.ros.node import PoseNode
+from ros2_openpose.ros.startup import StartupError
+from ros_harness import SHIPPED, Harness, context, harness, scene
 
 pytestmark = pytest.mark.ros
 
@@ -295,7 +296,7 @@ def test_skeleton_info_reaches_late_subscriber(harness):
     info = h.received["skeleton"][0]
     skeleton = h.node.skeleton
     assert info.skeleton == "coco17" and list(info.keypoint_names) == list(skeleton.keypoint_names)
-    assert list(zip(info.limb_a, info.limb_b)) == [tuple(limb) for limb in skeleton.limbs]
+    assert list(zip(info.limb_a, info.limb_b, strict=True)) == [tuple(limb) for limb in skeleton.limbs]
     assert list(info.limb_extra) == list(skeleton.extra)
     assert "GatedNet" in info.model
 
@@ -322,7 +323,7 @@ def test_start_log_names_the_model_and_warns_for_synthetic_weights(context):
         while time.monotonic() < deadline and len(mine) < 2:
             executor.spin_once(timeout_sec=0.1)
             mine = [m for m in logs if m.name == node.get_logger().name and m.level in (Log.INFO, Log.WARN)]
-        description = describe_model(node.estimator.info)
+        description = describe_model(node.estimator.model)
         assert "synthetic" in description
         assert any(m.level == Log.INFO and m.msg.startswith(description) for m in mine), [m.msg for m in mine]
         assert any(m.level == Log.WARN and m.msg == SYNTHETIC_WARNING for m in mine), [m.msg for m in mine]
@@ -336,4 +337,4 @@ def test_real_trained_double_gets_no_synthetic_warning(harness):
     h = harness()
     h.wait(lambda: bool(h.logs()), "the start-up log")
     assert not any(SYNTHETIC_WARNING in text for text in h.logs())
-    assert any(text.startswith(describe_model(h.node.estimator.info)) for text in h.logs(Log.INFO))
+    assert any(text.startswith(describe_model(h.node.estimator.model)) for text in h.logs(Log.INFO))

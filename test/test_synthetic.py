@@ -86,7 +86,8 @@ def test_json_is_coco_person_keypoints_and_scores_ap_one(dataset):
     path, data = dataset
     category = data["categories"][0]
     assert category["keypoints"] == list(COCO17_NAMES) and category["id"] == 1
-    assert category["skeleton"] == [[a + 1, b + 1] for (a, b), e in zip(COCO17.limbs, COCO17.extra) if not e]
+    assert category["skeleton"] == [[a + 1, b + 1] for (a, b), e in zip(COCO17.limbs, COCO17.extra, strict=True)
+                                    if not e]
     assert {"id", "file_name", "width", "height"} <= set(data["images"][0])
     for ann in data["annotations"]:
         assert ann["category_id"] == 1 and ann["iscrowd"] == 0 and len(ann["keypoints"]) == 51

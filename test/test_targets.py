@@ -44,7 +44,7 @@ def test_heatmaps_match_the_definition(crowd) -> None:
     kps = kps.copy()
     kps[0, 5, 2] = 0  # an unlabelled keypoint draws nothing
     heat = render_heatmaps(kps, hw)
-    assert heat.shape == (18,) + hw and heat.dtype == np.float32
+    assert heat.shape == (18, *hw) and heat.dtype == np.float32
     for k in (0, 5, 9):
         np.testing.assert_allclose(heat[k], brute_heatmap(kps, k, hw), atol=1e-6)
     np.testing.assert_allclose(heat[17], np.maximum(0, 1 - heat[:17].max(0)), atol=1e-7)
@@ -68,7 +68,7 @@ def test_no_people_give_background_only() -> None:
 
 def brute_paf(kps: np.ndarray, a: int, b: int, hw: tuple[int, int], width: float = 1.0) -> np.ndarray:
     """Mean unit vector over the people whose segment a->b passes within ``width`` cells (the rectangle)."""
-    total, count = np.zeros(hw + (2,)), np.zeros(hw)
+    total, count = np.zeros((*hw, 2)), np.zeros(hw)
     for p in kps:
         if p[a, 2] <= 0 or p[b, 2] <= 0:
             continue
@@ -82,7 +82,7 @@ def brute_paf(kps: np.ndarray, a: int, b: int, hw: tuple[int, int], width: float
                 if -width <= along <= length + width and across <= width:
                     total[i, j] += u
                     count[i, j] += 1
-    out = np.zeros(hw + (2,))
+    out = np.zeros((*hw, 2))
     out[count > 0] = total[count > 0] / count[count > 0, None]
     return out
 
@@ -92,7 +92,7 @@ def test_pafs_match_the_definition(crowd, skeleton) -> None:
     kps, hw = crowd
     kps = skeleton.from_coco17(kps)
     pafs = render_pafs(kps, skeleton, hw)
-    assert pafs.shape == (skeleton.num_pafs,) + hw and pafs.dtype == np.float32
+    assert pafs.shape == (skeleton.num_pafs, *hw) and pafs.dtype == np.float32
     checked = 0
     for k in range(0, skeleton.num_limbs, 4):  # every 4th limb keeps the brute force quick
         a, b = skeleton.limbs[k]

@@ -6,9 +6,16 @@ import pytest
 import torch
 
 from ros2_openpose.image import as_bgr
-from ros2_openpose.tensor import (INPUT_FORMATS, MAX_ASPECT, Letterbox, denormalize, fit, normalize,
-                                  to_tensor, to_tensor_batch)
-
+from ros2_openpose.tensor import (
+    INPUT_FORMATS,
+    MAX_ASPECT,
+    Letterbox,
+    denormalize,
+    fit,
+    normalize,
+    to_tensor,
+    to_tensor_batch,
+)
 
 # ---- as_bgr -------------------------------------------------------------------------------------
 
@@ -146,7 +153,7 @@ def test_batch_pads_to_common_size():
     tensor, boxes = to_tensor_batch(images, 184, fmt="rgb_imagenet")
     assert tensor.shape == (3, 3, 184, 552)
     assert all(b.padded_size == (184, 552) for b in boxes)
-    single, box = to_tensor(images[0], 184)
+    single, _ = to_tensor(images[0], 184)
     assert torch.allclose(tensor[0, :, :, :184], single[0])
     assert (tensor[0, :, :, 184:] == 0).all()
     assert boxes[2].resized_size == (184, round(20 * 184 / 50))

@@ -12,8 +12,15 @@ import torch
 
 from ros2_openpose.skeletons import COCO17, COCO18, get_skeleton
 from ros2_openpose.targets import render_heatmaps, render_pafs
-from training.augment import (AugmentConfig, flip_keypoints, flip_maps, random_affine, transform_keypoints,
-                              warp_image, warp_mask)
+from training.augment import (
+    AugmentConfig,
+    flip_keypoints,
+    flip_maps,
+    random_affine,
+    transform_keypoints,
+    warp_image,
+    warp_mask,
+)
 from training.data import PoseDataset, coco_layout, load_coco
 
 # pycocotools 2.0.x decoding masks under numpy 2 warns about a copy keyword; not ours to fix.
@@ -145,7 +152,10 @@ def test_overlapping_limbs_are_averaged(real_data: Path, tmp_path: Path) -> None
     probe = dataset(folder, input_size=368)
     raw = probe.load(probe.image_ids.index(image_id))
     inverse = cv2.invertAffineTransform(probe.transform(raw, None)[0])
-    to_image = lambda x, y: tuple(inverse[:, :2] @ np.array([x, y]) + inverse[:, 2])  # noqa: E731
+
+    def to_image(x: float, y: float) -> tuple:
+        return tuple(inverse[:, :2] @ np.array([x, y]) + inverse[:, 2])
+
     # Left upper arms (5 -> 7) of two people crossing at the centre of cell (12, 12) = (99.5, 99.5).
     horizontal = person(image_id, 1, {5: to_image(59.5, 99.5), 7: to_image(139.5, 99.5)})
     vertical = person(image_id, 2, {5: to_image(99.5, 59.5), 7: to_image(99.5, 139.5)})
@@ -207,7 +217,7 @@ def test_mask_honours_posetrack_ignore_regions(real_data: Path) -> None:
     info = next(i for i in ds.coco.dataset["images"] if i.get("ignore_regions_x"))
     raw = ds.load(ds.image_ids.index(info["id"]))
     region = np.zeros(raw.mask.shape, np.uint8)
-    for xs, ys in zip(info["ignore_regions_x"], info["ignore_regions_y"]):
+    for xs, ys in zip(info["ignore_regions_x"], info["ignore_regions_y"], strict=True):
         cv2.fillPoly(region, [np.round(np.stack([xs, ys], 1)).astype(np.int32)], 1)
     assert (raw.mask[region > 0] == 0).all()
 
@@ -238,7 +248,7 @@ def test_cross_body_limb_keeps_its_left_to_right_direction_after_a_flip() -> Non
     kps[0, 11] = (35.5, 59.5, 2)  # l_hip left of r_hip: the limb points +x
     kps[0, 12] = (83.5, 59.5, 2)
     paf = render_pafs(kps, COCO17, (16, 16), stride=8)
-    cx, cy = COCO17.paf_channels[k]
+    cx, _ = COCO17.paf_channels[k]
     assert paf[cx, 7, 7] == pytest.approx(1.0)
     _, fpaf = flip_maps(render_heatmaps(kps, (16, 16), stride=8, sigma=2.4), paf, COCO17)
     flipped = flip_keypoints(kps, 128, COCO17)
@@ -281,7 +291,7 @@ def test_one_matrix_moves_image_keypoints_and_mask_together() -> None:
     y, x = np.unravel_index(np.argmax(warped), warped.shape)
     assert abs(x - wrist[0]) <= 1.5 and abs(y - wrist[1]) <= 1.5
     ankle = out[0, 16]
-    assert warp_mask(mask, matrix, 128)[int(round(ankle[1])), int(round(ankle[0]))] == pytest.approx(0.0)
+    assert warp_mask(mask, matrix, 128)[round(ankle[1]), round(ankle[0])] == pytest.approx(0.0)
     outside = np.array([[1.0, 0.0, 50.0], [0.0, 1.0, 50.0]])   # shifted off the source image
     assert warp_mask(np.zeros((10, 10), np.float32), outside, 20)[5, 5] == 1.0  # padding: background
 
@@ -315,7 +325,7 @@ def test_coco18_neck_only_when_both_shoulders_are_labelled(real_data: Path) -> N
     k17 = [np.array([a["keypoints"] for a in ds.coco.loadAnns(ds.coco.getAnnIds(imgIds=r.image_id))
                      if a["num_keypoints"] > 0 and not a["iscrowd"]], np.float32).reshape(-1, 17, 3)
            for r in raws]
-    for raw, coco in zip(raws, k17):
+    for raw, coco in zip(raws, k17, strict=True):
         both = (coco[:, 5, 2] > 0) & (coco[:, 6, 2] > 0)
         assert ((raw.keypoints[:, 1, 2] > 0) == both).all()
         np.testing.assert_allclose(raw.keypoints[both, 1, :2], (coco[both, 5, :2] + coco[both, 6, :2]) / 2)

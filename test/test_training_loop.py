@@ -15,19 +15,18 @@ import pytest
 import torch
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # when torchrun runs this file as a script
+
+from ros2_openpose.models import build_model, load_model, make_checkpoint
+from training.config import DEFAULTS, load_config, parse_override, parse_setting
+from training.data import PoseDataset
+from training.distributed import DistInfo, cleanup, init_distributed
+from training.engine import forward_loss, masked_l2
+from training.evaluate import main as evaluate_main
+from training.network import wrap
+from training.train import main, make_loader
+
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # when torchrun runs this file as a script
-    sys.path.insert(0, str(REPO))
-
-from ros2_openpose.models import build_model, load_model, make_checkpoint  # noqa: E402
-from training.config import DEFAULTS, load_config, parse_override, parse_setting  # noqa: E402
-from training.data import PoseDataset  # noqa: E402
-from training.distributed import DistInfo, cleanup, init_distributed  # noqa: E402
-from training.engine import forward_loss, masked_l2  # noqa: E402
-from training.evaluate import main as evaluate_main  # noqa: E402
-from training.network import wrap  # noqa: E402
-from training.train import main, make_loader  # noqa: E402
-
 SET = "mmpose-coco"  # 4 real COCO images
 TINY = ["--set", "model.kwargs.width=0.125", "--set", "model.kwargs.paf_stages=1",
         "--set", "model.kwargs.heatmap_stages=1", "--set", "data.input_size=64",
@@ -69,7 +68,7 @@ def test_a_few_steps_lower_the_loss(real_data: Path) -> None:
     optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
     losses = []
     for _ in range(12):
-        loss, parts, (pafs, heatmaps) = forward_loss(model, batch, torch.device("cpu"), net.input_format, False)
+        loss, _, (pafs, heatmaps) = forward_loss(model, batch, torch.device("cpu"), net.input_format, False)
         assert len(pafs) == 1 and len(heatmaps) == 1
         optimizer.zero_grad()
         loss.backward()
@@ -94,9 +93,9 @@ def test_configs_load_and_overrides_apply(tmp_path: Path) -> None:
     cmu.write_text("model: {type: cmu, kwargs: {}}\n")  # a file states the constructor's arguments whole
     assert load_config(cmu)["model"]["kwargs"] == {}
     assert load_config(cmu, ["model.kwargs.x=1"])["model"]["kwargs"] == {"x": 1}
-    with pytest.raises(ValueError, match="optim.lrr"):
+    with pytest.raises(ValueError, match=r"optim\.lrr"):
         load_config(None, ["optim.lrr=1"])
-    with pytest.raises(ValueError, match="augment.wobble"):
+    with pytest.raises(ValueError, match=r"augment\.wobble"):
         load_config(None, ["augment.wobble=1"])
 
 
@@ -136,7 +135,7 @@ def test_resume_reproduces_the_uninterrupted_run(real_data: Path, tmp_path: Path
     assert set(b) == {"model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "step",
                       "best_ap", "history", "optimizer", "scheduler", "scaler", "rng"}
     net, info = load_model(tmp_path / "b" / "last.pt")  # what the node and the CLI do
-    assert info["model_kwargs"]["width"] == 0.125 and net.skeleton.name == "coco17"
+    assert info.model_kwargs["width"] == 0.125 and net.skeleton.name == "coco17"
     saved = yaml.safe_load((tmp_path / "b" / "config.yaml").read_text())
     assert saved["optim"]["milestones"] == [1]
 

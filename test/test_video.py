@@ -30,7 +30,7 @@ def test_frames_written_read_back_with_the_suffixs_codec(tmp_path: Path, suffix:
         read.append(frame)
     assert len(read) == 3 and read[0].shape == (48, 64, 3)
     # Lossy codecs: flat grey frames come back within a few levels.
-    assert all(abs(float(r.mean()) - float(f.mean())) < 4 for r, f in zip(read, frames))
+    assert all(abs(float(r.mean()) - float(f.mean())) < 4 for r, f in zip(read, frames, strict=True))
 
 
 def test_an_unwritable_path_raises_instead_of_dropping_frames(tmp_path: Path) -> None:

@@ -18,9 +18,9 @@ import torch
 
 pytest.importorskip("rclpy")
 
-from ros2_openpose.assets import DEMO_WEIGHTS  # noqa: E402
-from ros2_openpose.ros.params import PARAMS  # noqa: E402
-from ros2_openpose.ros.startup import StartupError, build_estimator  # noqa: E402
+from ros2_openpose.assets import DEMO_WEIGHTS
+from ros2_openpose.ros.params import PARAMS
+from ros2_openpose.ros.startup import StartupError, build_estimator
 
 pytestmark = pytest.mark.ros
 REPO = Path(__file__).resolve().parents[1]

@@ -71,7 +71,7 @@ torch_index=$("$vpy" "$root/tools/torch_index.py")
 want=$(cat "${files[@]}" "$constraints" <(echo "$mode $venv_ver${torch_index:+ $torch_index}") | sha256sum | cut -d' ' -f1)
 stamp="$venv/.ros2_openpose-requirements"
 # A stamp alone would miss a package removed by hand: also check that the key modules resolve.
-modules="torch torchvision cv2 numpy munkres pycocotools yaml scipy tqdm tensorboard onnx onnxruntime pytest rosbags.image"
+modules="torch torchvision cv2 numpy munkres pycocotools yaml scipy tqdm tensorboard onnx onnxruntime pytest rosbags.image ruff mypy"
 [ "$mode" = wheels ] && modules="$modules rclpy rosidl_generator_py ament_package catkin_pkg colcon_core"
 intact() {
   "$vpy" - $modules <<'PY' 2>/dev/null

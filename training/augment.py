@@ -38,7 +38,7 @@ class AugmentConfig:
     main_min_keypoints: int = 5   # people centred on (and scaled by) need this many labelled parts
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "AugmentConfig":
+    def from_dict(cls, values: dict[str, Any] | None) -> AugmentConfig:
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
@@ -198,7 +198,7 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig
     out = np.clip(img, 0, 255).astype(np.uint8)
     if cfg.hue > 0:
         hsv = cv2.cvtColor(out, cv2.COLOR_BGR2HSV)
-        shift = int(round(rng.uniform(-cfg.hue, cfg.hue) * 180))
+        shift = round(rng.uniform(-cfg.hue, cfg.hue) * 180)
         hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
         out = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
     return out

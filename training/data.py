@@ -30,8 +30,16 @@ from ros2_openpose.skeletons import Skeleton, get_skeleton
 from ros2_openpose.targets import cell_centres, render_heatmaps, render_pafs
 from ros2_openpose.tensor import get_input_format
 
-from .augment import (AugmentConfig, color_jitter, letterbox_affine, random_affine, transform_keypoints,
-                      transform_points, warp_image, warp_mask)
+from .augment import (
+    AugmentConfig,
+    color_jitter,
+    letterbox_affine,
+    random_affine,
+    transform_keypoints,
+    transform_points,
+    warp_image,
+    warp_mask,
+)
 
 #: sigma of the heatmap Gaussians at the 368 input (CMU's value); other sizes scale it.
 SIGMA_AT_368 = 7.0
@@ -99,7 +107,7 @@ def ignore_mask(coco: COCO, image_info: dict, anns: list[dict]) -> np.ndarray:
             x, y, bw, bh = ann["bbox"]
             x0, y0 = max(int(np.floor(x)), 0), max(int(np.floor(y)), 0)
             ignore[y0:int(np.ceil(y + bh)), x0:int(np.ceil(x + bw))] = 1
-    for xs, ys in zip(image_info.get("ignore_regions_x") or [], image_info.get("ignore_regions_y") or []):
+    for xs, ys in zip(image_info.get("ignore_regions_x") or [], image_info.get("ignore_regions_y") or [], strict=True):
         if len(xs) >= 3:
             poly = np.round(np.stack([xs, ys], axis=1)).astype(np.int32)
             cv2.fillPoly(ignore, [poly], 1)
@@ -111,7 +119,7 @@ def person_regions(keypoints: np.ndarray, boxes: np.ndarray, margin: float) -> n
     the union of its box and its labelled keypoints' box grown by ``margin`` x its longer side per side
     (a keypoint box of body joints leaves the head out; the margin brings it in)."""
     corners = np.zeros((len(keypoints), 4, 2), np.float32)
-    for i, (person, box) in enumerate(zip(keypoints, boxes)):
+    for i, (person, box) in enumerate(zip(keypoints, boxes, strict=True)):
         on = person[:, 2] > 0
         lo, hi = person[on, :2].min(0), person[on, :2].max(0)
         grow = margin * float(max(hi - lo))
@@ -142,7 +150,7 @@ def channel_masks(spatial: np.ndarray, keypoints: np.ndarray, regions: np.ndarra
     hm = np.repeat(spatial[None], skeleton.num_heatmaps, axis=0)
     paf = np.repeat(spatial[None], skeleton.num_pafs, axis=0)
     limbs = np.asarray(skeleton.limbs)
-    for person, corners in zip(keypoints, regions):
+    for person, corners in zip(keypoints, regions, strict=True):
         missing = person[:, 2] <= 0
         if not missing.any() or missing.all():
             continue

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ros2_openpose.device import resolve_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -31,23 +33,13 @@ class DistInfo:
         return self.rank == 0
 
 
-def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """``auto``: this process's GPU when CUDA is there, else the CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
 def init_distributed(device: str = "auto") -> DistInfo:
     """Join the process group when launched by torchrun; otherwise a single-process DistInfo."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return DistInfo(device=pick_device(device))
+        return DistInfo(device=resolve_device(device, local_rank=0))
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    dev = pick_device(device, local_rank)
+    dev = resolve_device(device, local_rank)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     backend = "nccl" if dev.type == "cuda" else "gloo"

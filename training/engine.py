@@ -169,6 +169,6 @@ def maps_image(image: torch.Tensor, pred_hm: torch.Tensor, true_hm: torch.Tensor
     panels = [bgr.copy(), overlay(mask.reshape(mask.shape[-2:])), overlay(true_hm[:-1].amax(0)),
               overlay(pred_hm[:-1].amax(0)), overlay(paf_norm(true_paf)), overlay(paf_norm(pred_paf))]
     names = ("input", "loss mask", "heatmap target", "heatmap pred", "PAF target", "PAF pred")
-    for panel, text in zip(panels, names):
+    for panel, text in zip(panels, names, strict=True):
         cv2.putText(panel, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
     return cv2.cvtColor(np.concatenate(panels, axis=1), cv2.COLOR_BGR2RGB)

@@ -14,8 +14,9 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import cv2
 import torch
@@ -54,7 +55,7 @@ def evaluate_results(coco_gt: COCO, results: list[dict], image_ids: Iterable[int
         ev.accumulate()
         ev.summarize()
     # -1 means "no ground truth in this area range": report it as 0 rather than a negative AP.
-    return {name: max(0.0, float(v)) for name, v in zip(METRIC_NAMES, ev.stats)}
+    return {name: max(0.0, float(v)) for name, v in zip(METRIC_NAMES, ev.stats, strict=True)}
 
 
 def predict(estimator: Any, images: str | Path, coco_gt: COCO, image_ids: Sequence[int],

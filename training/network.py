@@ -10,8 +10,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ros2_openpose.assets import resolve_weights
-from ros2_openpose.models import LightNet, build_model, load_model
-from ros2_openpose.models.vgg import VGG19_LAYERS
+from ros2_openpose.models import TrainableNetwork, build_model, load_model
 
 from .distributed import DistInfo
 from .posenet_init import load_backbone
@@ -22,7 +21,7 @@ log = logging.getLogger("training")
 class StageOutputs(nn.Module):
     """Makes ``forward`` return every stage: DistributedDataParallel only syncs through forward()."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: TrainableNetwork) -> None:
         super().__init__()
         self.net = net
 
@@ -30,7 +29,7 @@ class StageOutputs(nn.Module):
         return self.net.stages(x)
 
 
-def wrap(net: nn.Module, info: DistInfo) -> nn.Module:
+def wrap(net: TrainableNetwork, info: DistInfo) -> nn.Module:
     """The module the loop calls; DDP is rebuilt when the trainable set changes (unfreeze)."""
     model = StageOutputs(net)
     if info.enabled:
@@ -39,19 +38,9 @@ def wrap(net: nn.Module, info: DistInfo) -> nn.Module:
     return model
 
 
-def backbone_parameters(net: nn.Module) -> list[nn.Parameter]:
-    """The pretrained front's parameters (what the frozen phase holds fixed): VGG-19 conv1_1..conv4_2,
-    or LightNet's MobileNetV1."""
-    if isinstance(net, LightNet):
-        return list(net.backbone.parameters())
-    if hasattr(net, "F") and hasattr(net.F, "vgg"):  # SeedNet
-        return list(net.F.vgg.parameters())
-    names = {name for name, _ in VGG19_LAYERS if name != "pool"}  # CMUBodyNet's flat Caffe names
-    return [p for n, p in net.named_parameters() if n.split(".")[0] in names]
-
-
-def set_backbone_trainable(net: nn.Module, trainable: bool) -> None:
-    for p in backbone_parameters(net):
+def set_backbone_trainable(net: TrainableNetwork, trainable: bool) -> None:
+    """Freeze or release the pretrained front (``backbone_parameters()``: VGG-19 or MobileNetV1)."""
+    for p in net.backbone_parameters():
         p.requires_grad_(trainable)
 
 
@@ -76,7 +65,7 @@ def build_network(cfg: dict, resume: dict[str, Any] | None = None) -> tuple[nn.M
             raise ValueError(f"init_weights {mcfg['init_weights']} holds a {net.model_type} network, "
                              f"config says {mcfg['type']}")
         log.info("initialised from %s (%s %s; model.kwargs not used)", mcfg["init_weights"],
-                 info["source_format"], net.model_kwargs)
+                 info.source_format, net.model_kwargs)
         return net.train(), True
     kwargs = dict(mcfg["kwargs"])
     if mcfg["type"] == "seed":

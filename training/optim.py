@@ -5,16 +5,15 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
-from .network import backbone_parameters
+from ros2_openpose.models import TrainableNetwork
 
 
-def make_optimizer(net: nn.Module, ocfg: dict) -> torch.optim.Optimizer:
+def make_optimizer(net: TrainableNetwork, ocfg: dict) -> torch.optim.Optimizer:
     """Adam, AdamW or SGD over two groups: the stages at ``lr``, the front at ``backbone_lr_ratio * lr``."""
     # Every parameter from the start: frozen ones have no grad and are skipped until unfrozen.  The
     # pretrained front learns at backbone_lr_ratio x lr (it only needs to adapt, not to start over).
-    front = {id(p) for p in backbone_parameters(net)}
+    front = {id(p) for p in net.backbone_parameters()}
     params: list[dict[str, Any]] = [
         {"params": [p for p in net.parameters() if id(p) not in front], "lr": ocfg["lr"]},
         {"params": [p for p in net.parameters() if id(p) in front],

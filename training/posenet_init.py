@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"cannot read image {args.check}")
         heat = posenet_heatmaps(args.manifest, bgr)
         h, w = bgr.shape[:2]
-        for name, m in zip(COCO17_NAMES, heat):
+        for name, m in zip(COCO17_NAMES, heat, strict=True):
             i, j = np.unravel_index(int(m.argmax()), m.shape)
             print(f"  {name:15s} score {m.max():.2f} at x {(j * 8 + 3.5) * w / 257:6.1f} "
                   f"y {(i * 8 + 3.5) * h / 257:6.1f}")

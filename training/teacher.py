@@ -123,7 +123,7 @@ def detect(run: Any, bgr: np.ndarray, long_side: int = 256) -> list[dict[str, An
         people.append({"score": round(float(row[55]), 4),
                        "bbox": [round(float(v), 1) for v in (x0, y0, x1 - x0, y1 - y0)],
                        "keypoints": [[round(float(x), 1), round(float(y), 1), round(float(c), 3)]
-                                     for x, y, c in zip(xs, ys, kps[:, 2])]})
+                                     for x, y, c in zip(xs, ys, kps[:, 2], strict=True)]})
     return people
 
 

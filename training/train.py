@@ -96,7 +96,7 @@ def data_paths(args: argparse.Namespace, cfg: dict) -> tuple[list[tuple], tuple 
     val = (args.val_images, args.val_annotations) if args.val_images and args.val_annotations else None
     if bool(args.val_images) != bool(args.val_annotations):
         raise SystemExit("give both --val-images and --val-annotations")
-    return list(zip(args.train_images, args.train_annotations)), val
+    return list(zip(args.train_images, args.train_annotations, strict=True)), val
 
 
 def make_datasets(paths: list[tuple], cfg: dict, net: nn.Module) -> list[PoseDataset]:

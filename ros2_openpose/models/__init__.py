@@ -1,64 +1,47 @@
 """Networks: build one by type, or load any known weights file with type detection and strict checks.
 
-Known files (``load_model`` tells them apart by their keys):
-
-* a training checkpoint: a dict with ``model_type``, ``model_kwargs``, ``skeleton``, ``state_dict``
-  (other entries such as config or metrics are ignored); written by :func:`make_checkpoint`;
-* the original project's plain SeedNet state_dict (keys ``F.vgg.*``; width 1, 4 + 2 stages; the
-  skeleton is read from the PAF output size: 46 -> coco17, 38 -> coco18);
-* CMU's ``body_pose_model.pth`` (flat Caffe names ``conv1_1.weight`` ... ``Mconv7_stage6_L2.weight``).
-
-Loading is strict: a checkpoint's metadata is checked against sane ranges before anything is built
-(``check_checkpoint``), every key must be present, none extra, every shape equal, every value finite;
-anything else is a one-line WeightsError naming the file and what is wrong.
+The interface every network offers is ``interface.py`` (``PoseNetwork``, ``ModelInfo``); the files
+that hold weights, and their checks, are ``checkpoint.py``.  Everything is importable from here.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..skeletons import SKELETONS
+from ..device import resolve_device
+from .checkpoint import (
+    CHECKPOINT_KEYS,
+    INPUT_SIZE_RANGE,
+    KWARG_RANGES,
+    WeightsError,
+    check_checkpoint,
+    check_state,
+    detect,
+    make_checkpoint,
+    model_card,
+    read_weights,
+    trained_input_size,
+)
+from .cmu import CMUBodyNet
+from .interface import ModelInfo, PoseNetwork, TrainableNetwork, network_info
+from .light import LightNet
+from .seed import SeedNet
 
-
-class WeightsError(ValueError):
-    """A weights file that cannot be read or does not fit the architecture it claims or resembles."""
-
+__all__ = ["CHECKPOINT_KEYS", "INPUT_SIZE_RANGE", "KWARG_RANGES", "MODEL_TYPES", "CMUBodyNet", "LightNet",
+           "ModelInfo", "PoseNetwork", "SeedNet", "TrainableNetwork", "WeightsError", "build_model",
+           "check_checkpoint", "load_model", "make_checkpoint", "network_info", "resolve_device",
+           "trained_input_size"]
 
 # Parent of the vgg/seed loggers: raising its level quiets them while a checkpoint is loaded.
 log = logging.getLogger(__name__)
 
-from .cmu import CMUBodyNet  # noqa: E402
-from .light import LightNet  # noqa: E402
-from .seed import SeedNet  # noqa: E402
-
 MODEL_TYPES: dict[str, type[nn.Module]] = {"seed": SeedNet, "cmu": CMUBodyNet, "light": LightNet}
-CHECKPOINT_KEYS = ("model_type", "model_kwargs", "skeleton", "state_dict")
-# Training-only constructor options: not part of the architecture, never replayed at load time.
-_TRAINING_KWARGS = ("backbone_weights", "freeze_backbone")
-#: Sane ranges of the architecture options a checkpoint may carry: a crafted ``paf_stages=1e5`` took a
-#: minute and 3 GB to build before failing.  Integers where the bounds are integers.
-KWARG_RANGES: dict[str, tuple[float, float]] = {"width": (0.05, 4.0), "alpha": (0.05, 4.0), "channels": (8, 1024),
-                                                "paf_stages": (1, 10), "heatmap_stages": (1, 10),
-                                                "stage_blocks": (0, 16)}
-INPUT_SIZE_RANGE = (8, 2048)
-_EXAMPLES = 5
-
-__all__ = ["WeightsError", "SeedNet", "CMUBodyNet", "LightNet", "MODEL_TYPES", "build_model", "load_model",
-           "make_checkpoint", "resolve_device", "check_checkpoint"]
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> cuda when available, else cpu; anything else as torch understands it."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def build_model(model_type: str, **kwargs: Any) -> nn.Module:
@@ -70,197 +53,34 @@ def build_model(model_type: str, **kwargs: Any) -> nn.Module:
     return cls(**kwargs)
 
 
-def make_checkpoint(model: nn.Module, **extra: Any) -> dict[str, Any]:
-    """The training checkpoint dict for ``model`` (``extra``: config, metrics, ... ride along)."""
-    return {"model_type": model.model_type, "model_kwargs": dict(model.model_kwargs),
-            "skeleton": model.skeleton.name, "state_dict": model.state_dict(), **extra}
-
-
 def load_model(source: str | Path | Mapping, device: str | torch.device = "cpu",
-               trusted: bool = False) -> tuple[nn.Module, dict[str, Any]]:
+               trusted: bool = False) -> tuple[nn.Module, ModelInfo]:
     """Build the network a weights file describes, load it strictly, move it to ``device``, eval mode.
 
     ``source`` is a path or an already loaded object.  Files are read with ``weights_only=True``;
     ``trusted=True`` allows a full unpickle when that fails (only for files you trust).
-    Returns ``(network, info)``; info has model_type, skeleton, input_format, stride, weights,
-    source_format, model_kwargs, parameters, device.
+    Returns ``(network, ModelInfo)``.
     """
     path = None if isinstance(source, Mapping) else Path(source).expanduser()
     name = str(path) if path is not None else "<in-memory weights>"
-    obj = source if path is None else _read(path, trusted)
-    source_format, model_type, kwargs, state = _detect(obj, name)
+    obj = source if path is None else read_weights(path, trusted)
+    contents = detect(obj, name, MODEL_TYPES)
     try:
         with _quiet(log):  # "backbone starts from scratch" is noise when weights follow
-            model = build_model(model_type, **kwargs)
+            model = build_model(contents.model_type, **contents.model_kwargs)
     except (TypeError, ValueError) as err:
-        raise WeightsError(f"{name}: cannot build {model_type} with {kwargs}: {err}") from err
-    _check(model, state, name, f"{type(model).__name__}({_kwargs_text(kwargs)})")
-    _check_finite(state, name)
-    model.load_state_dict(state, strict=True)
-    device = resolve_device(device)
-    model.to(device).eval()
-    info = {"model_type": model_type, "skeleton": model.skeleton.name, "input_format": model.input_format,
-            "stride": model.stride, "weights": str(path) if path is not None else None,
-            "source_format": source_format, "model_kwargs": dict(model.model_kwargs),
-            "parameters": sum(p.numel() for p in model.parameters()), "device": str(device),
-            "input_size": trained_input_size(obj),
-            "card": dict(obj["card"]) if isinstance(obj.get("card"), Mapping) else None}
+        raise WeightsError(f"{name}: cannot build {contents.model_type} with {contents.model_kwargs}: {err}") from err
+    if not isinstance(model, TrainableNetwork):  # every class of MODEL_TYPES is one
+        raise TypeError(f"{type(model).__name__} does not implement models.TrainableNetwork")
+    arch = ", ".join(f"{k}={v!r}" for k, v in contents.model_kwargs.items())
+    check_state(model, contents.state_dict, name, f"{type(model).__name__}({arch})")
+    model.load_state_dict(contents.state_dict, strict=True)
+    resolved = resolve_device(device)
+    model.to(resolved).eval()
+    info = network_info(model, weights=None if path is None else str(path), source_format=contents.source_format,
+                        model_kwargs=dict(model.model_kwargs), device=str(resolved),
+                        input_size=trained_input_size(obj), card=model_card(obj))
     return model, info
-
-
-def trained_input_size(obj: Any) -> int | None:
-    """The input height a training checkpoint was evaluated (else trained) at, from its config."""
-    cfg = obj.get("config") if isinstance(obj, Mapping) else None
-    for section in ("eval", "data"):
-        part = cfg.get(section) if isinstance(cfg, Mapping) else None
-        size = part.get("input_size") if isinstance(part, Mapping) else None
-        if size:
-            return size if _in_range(size, INPUT_SIZE_RANGE) else None
-    return None
-
-
-def check_checkpoint(obj: Mapping, name: str) -> None:
-    """WeightsError unless a training checkpoint's metadata is what this package writes, in sane ranges:
-    model_type, model_kwargs, skeleton and the config's input size.  Runs before anything is built."""
-    model_type, kwargs, skeleton = obj["model_type"], obj["model_kwargs"], obj["skeleton"]
-    if not isinstance(model_type, str) or model_type not in MODEL_TYPES:
-        raise WeightsError(f"{name}: checkpoint model_type {model_type!r} is not one of {sorted(MODEL_TYPES)}")
-    if kwargs is not None and not isinstance(kwargs, Mapping):
-        raise WeightsError(f"{name}: checkpoint model_kwargs is a {type(kwargs).__name__}, not a dict")
-    if not isinstance(skeleton, str) or skeleton not in SKELETONS:
-        raise WeightsError(f"{name}: checkpoint skeleton {skeleton!r} is not one of {sorted(SKELETONS)}")
-    for key, value in dict(kwargs or {}).items():
-        if key in _TRAINING_KWARGS or (key == "skeleton" and value == skeleton):
-            continue
-        if key not in KWARG_RANGES:
-            raise WeightsError(f"{name}: checkpoint model_kwargs has an unknown entry {key}={value!r}")
-        if not _in_range(value, KWARG_RANGES[key]):
-            lo, hi = KWARG_RANGES[key]
-            kind = "an integer" if isinstance(lo, int) else "a number"
-            raise WeightsError(f"{name}: checkpoint model_kwargs {key}={value!r} is not {kind} in {lo}..{hi}")
-    config = obj.get("config")
-    if config is not None and not isinstance(config, Mapping):
-        raise WeightsError(f"{name}: checkpoint config is a {type(config).__name__}, not a dict")
-    for section in ("eval", "data"):
-        part = (config or {}).get(section)
-        if part is not None and not isinstance(part, Mapping):
-            raise WeightsError(f"{name}: checkpoint config.{section} is a {type(part).__name__}, not a dict")
-        size = (part or {}).get("input_size")
-        if size is not None and not _in_range(size, INPUT_SIZE_RANGE):
-            raise WeightsError(f"{name}: checkpoint config.{section}.input_size={size!r} is not an integer in "
-                               f"{INPUT_SIZE_RANGE[0]}..{INPUT_SIZE_RANGE[1]}")
-
-
-def _in_range(value: Any, bounds: tuple[float, float]) -> bool:
-    lo, hi = bounds
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    if isinstance(lo, int) and not isinstance(value, int):
-        return False
-    return math.isfinite(value) and lo <= value <= hi
-
-
-def _check_finite(state: Mapping, name: str) -> None:
-    bad = [k for k, v in state.items()
-           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise WeightsError(f"{name}: {len(bad)} weight tensors hold NaN or infinite values: {_examples(bad)}")
-
-
-def _read(path: Path, trusted: bool) -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - corrupt, truncated, not a torch file, unsafe pickle
-        if trusted:
-            try:
-                return torch.load(path, map_location="cpu", weights_only=False)
-            except Exception as err2:  # noqa: BLE001
-                err = err2
-        raise WeightsError(f"{path}: cannot read as a PyTorch weights file ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0] if str(err) else ''}); expected a ros2_openpose "
-                           "checkpoint, a SeedNet state_dict or CMU's body_pose_model.pth") from err
-
-
-def _detect(obj: Any, name: str) -> tuple[str, str, dict[str, Any], dict[str, torch.Tensor]]:
-    """``(source_format, model_type, model_kwargs, state_dict)`` for a loaded object."""
-    if not isinstance(obj, Mapping):
-        raise WeightsError(f"{name}: expected a dict (checkpoint or state_dict), got {type(obj).__name__}")
-    if "model_type" in obj and "state_dict" in obj:
-        return _from_checkpoint(obj, name)
-    state = _strip_prefix(obj)
-    keys = list(state)
-    if any(k.startswith("F.vgg.") for k in keys):
-        paf_out = state.get("PAF_Stages.Stage1.8.weight")
-        skeleton = "coco18" if paf_out is not None and paf_out.shape[0] == 38 else "coco17"
-        return "seed_state_dict", "seed", {"skeleton": skeleton}, state
-    if "conv1_1.weight" in state or "Mconv7_stage6_L2.weight" in state:
-        return "cmu_state_dict", "cmu", {}, state
-    raise WeightsError(
-        f"{name}: unrecognised weights. Expected a ros2_openpose training checkpoint (keys "
-        f"{', '.join(CHECKPOINT_KEYS)}), a SeedNet state_dict (keys F.vgg.*, 718 entries) or CMU's "
-        f"body_pose_model.pth for CMUBodyNet (keys conv1_1.weight ... Mconv7_stage6_L2.weight, 184 "
-        f"entries); found {len(keys)} keys: {_examples(keys)}")
-
-
-def _from_checkpoint(obj: Mapping, name: str) -> tuple[str, str, dict[str, Any], dict[str, torch.Tensor]]:
-    missing = [k for k in CHECKPOINT_KEYS if k not in obj]
-    if missing:
-        raise WeightsError(f"{name}: training checkpoint lacks {missing} (needs {list(CHECKPOINT_KEYS)})")
-    check_checkpoint(obj, name)
-    model_type, state = obj["model_type"], obj["state_dict"]
-    if not isinstance(state, Mapping):
-        raise WeightsError(f"{name}: checkpoint state_dict is a {type(state).__name__}, not a dict")
-    kwargs = {k: v for k, v in dict(obj["model_kwargs"] or {}).items() if k not in _TRAINING_KWARGS}
-    skeleton = obj["skeleton"]
-    if model_type in ("seed", "light"):
-        if kwargs.setdefault("skeleton", skeleton) != skeleton:
-            raise WeightsError(f"{name}: checkpoint skeleton {skeleton!r} disagrees with model_kwargs "
-                               f"skeleton {kwargs['skeleton']!r}")
-    elif skeleton != "coco18":
-        raise WeightsError(f"{name}: a cmu checkpoint must use skeleton coco18, not {skeleton!r}")
-    return "checkpoint", model_type, kwargs, _strip_prefix(state)
-
-
-def _strip_prefix(state: Mapping) -> dict[str, Any]:
-    # nn.DataParallel / DistributedDataParallel save every key under "module.".
-    keys = list(state)
-    if keys and all(isinstance(k, str) and k.startswith("module.") for k in keys):
-        return {k[len("module."):]: v for k, v in state.items()}
-    return dict(state)
-
-
-def _check(model: nn.Module, state: Mapping, name: str, arch: str) -> None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k}: file {_shape(state[k])} vs model {list(v.shape)}" for k, v in expected.items()
-              if k in state and (not isinstance(state[k], torch.Tensor) or state[k].shape != v.shape)]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing keys: {_examples(missing)}")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected keys: {_examples(unexpected)}")
-    if shapes:
-        parts.append(f"{len(shapes)} shape mismatches: {_examples(shapes)}")
-    raise WeightsError(f"{name}: does not fit {arch} ({len(expected)} state_dict entries): "
-                       + "; ".join(parts))
-
-
-def _shape(value: Any) -> str:
-    return str(list(value.shape)) if isinstance(value, torch.Tensor) else f"a {type(value).__name__}"
-
-
-def _examples(items: list[str]) -> str:
-    more = f", ... (+{len(items) - _EXAMPLES} more)" if len(items) > _EXAMPLES else ""
-    return ", ".join(str(i) for i in items[:_EXAMPLES]) + more
-
-
-def _kwargs_text(kwargs: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
 
 
 @contextlib.contextmanager

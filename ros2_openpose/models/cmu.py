@@ -8,6 +8,8 @@ heatmaps and PAFs come out unclipped, as Caffe produced them.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -29,7 +31,7 @@ class CMUBodyNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.skeleton = COCO18
-        self.model_kwargs: dict = {}
+        self.model_kwargs: dict[str, Any] = {}
         n_paf, n_hm = COCO18.num_pafs, COCO18.num_heatmaps  # 38, 19
         # (name, in, out, kernel, relu) in execution order; "pool" entries are 2x2 max-pools.
         backbone: list[tuple] = []
@@ -76,6 +78,11 @@ class CMUBodyNet(nn.Module):
             if layer[4]:
                 x = torch.relu_(x)  # in place: the conv output is not needed again
         return x
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """VGG-19 conv1_1..conv4_2 (flat Caffe names): the ImageNet-pretrained front."""
+        names = {name for name, _ in VGG19_LAYERS if name != "pool"}
+        return [p for n, p in self.named_parameters() if n.split(".")[0] in names]
 
     def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """All stage outputs: ``([pafs of stages 1..6], [heatmaps of stages 1..6])``."""

@@ -22,6 +22,8 @@ hidden conv and the 1x1 output conv; the same (pafs, heatmaps) interface as Seed
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -111,9 +113,9 @@ class LightNet(nn.Module):
                              f"stage_blocks >= 0; got alpha={alpha}, channels={channels}, paf_stages="
                              f"{paf_stages}, heatmap_stages={heatmap_stages}, stage_blocks={stage_blocks}")
         self.skeleton = get_skeleton(skeleton)
-        self.model_kwargs = {"skeleton": self.skeleton.name, "alpha": float(alpha), "channels": int(channels),
-                             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages),
-                             "stage_blocks": int(stage_blocks)}
+        self.model_kwargs: dict[str, Any] = {
+            "skeleton": self.skeleton.name, "alpha": float(alpha), "channels": int(channels),
+            "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages), "stage_blocks": int(stage_blocks)}
         n_paf, n_hm = self.skeleton.num_pafs, self.skeleton.num_heatmaps
         self.backbone = MobileNetV1(alpha)
         self.neck = nn.Sequential(conv1x1(self.backbone.out_channels, channels),
@@ -123,6 +125,10 @@ class LightNet(nn.Module):
         self.heatmap_stages = nn.ModuleList(
             make_stage(channels + n_paf + (n_hm if i else 0), n_hm, channels, stage_blocks)
             for i in range(heatmap_stages))
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """PoseNet's MobileNetV1: the pose-pretrained front."""
+        return list(self.backbone.parameters())
 
     def stages(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """All stage outputs: ``([pafs per PAF stage], [heatmaps per heatmap stage])``."""

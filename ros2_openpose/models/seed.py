@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as functional
@@ -57,7 +58,8 @@ class DenseBlock(nn.Module):
 
 def make_stage(in_ch: int, out_ch: int, width: float) -> nn.Sequential:
     """Indices 0-4 dense blocks, 5 1x1 conv, 6 BN, 7 ReLU, 8 output conv (the original's keys)."""
-    widths = tuple(scaled(c, width) for c in DENSE_WIDTHS)
+    c1, c2, c3 = (scaled(c, width) for c in DENSE_WIDTHS)
+    widths = (c1, c2, c3)
     blocks = []
     for _ in range(DENSE_BLOCKS):
         blocks.append(DenseBlock(in_ch, widths))
@@ -121,6 +123,7 @@ class SeedNet(nn.Module):
     model_type = "seed"
     input_format = "rgb_imagenet"
     stride = STRIDE
+    shrink_kernel: torch.Tensor  # a buffer (register_buffer below)
 
     def __init__(self, skeleton: str | Skeleton = "coco17", width: float = 1.0, paf_stages: int = 4,
                  heatmap_stages: int = 2, backbone_weights: str | Path | None = None,
@@ -130,8 +133,8 @@ class SeedNet(nn.Module):
             raise ValueError(f"SeedNet needs width > 0 and at least one stage of each kind, got "
                              f"width={width}, paf_stages={paf_stages}, heatmap_stages={heatmap_stages}")
         self.skeleton = get_skeleton(skeleton)
-        self.model_kwargs = {"skeleton": self.skeleton.name, "width": float(width),
-                             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages)}
+        self.model_kwargs: dict[str, Any] = {"skeleton": self.skeleton.name, "width": float(width),
+                                             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages)}
         base = scaled(128, width)
         n_paf, n_hm = self.skeleton.num_pafs, self.skeleton.num_heatmaps
         self.F = Features(width, base - 3)
@@ -150,6 +153,10 @@ class SeedNet(nn.Module):
         if freeze_backbone:
             for p in self.F.vgg.parameters():
                 p.requires_grad_(False)
+
+    def backbone_parameters(self) -> list[nn.Parameter]:
+        """VGG-19 conv1_1..conv4_2: the ImageNet-pretrained front."""
+        return list(self.F.vgg.parameters())
 
     def stages(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """All stage outputs: ``([pafs per PAF stage], [heatmaps per heatmap stage])``."""

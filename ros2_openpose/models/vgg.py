@@ -11,6 +11,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint import WeightsError
+
 log = logging.getLogger(__name__)
 
 #: (name, out_channels) of each conv, "pool" for a 2x2 max-pool; torchvision's order.
@@ -27,7 +29,7 @@ VGG19_CONV_INDICES: tuple[int, ...] = (0, 2, 5, 7, 10, 12, 14, 16, 19, 21)
 
 def scaled(channels: int, width: float) -> int:
     """``channels * width`` rounded, at least 4: the width multiplier's one rule."""
-    return max(4, int(round(channels * width)))
+    return max(4, round(channels * width))
 
 
 def vgg19_features(width: float = 1.0) -> nn.Sequential:
@@ -51,8 +53,6 @@ def load_imagenet_weights(features: nn.Sequential, path: str | Path | None) -> b
     bare ``N.*`` keys work too).  With ``path=None`` it logs that the backbone starts from scratch
     and returns False.  Needs width 1 (shapes must match); raises WeightsError otherwise.
     """
-    from . import WeightsError  # here, not at the top: the package imports this module
-
     if path is None:
         log.info("VGG-19 backbone starts from scratch (no ImageNet weights). To start from ImageNet, "
                  "pass backbone_weights=<local torchvision vgg19 state_dict, e.g. vgg19-dcbb9e9d.pth "
@@ -61,7 +61,7 @@ def load_imagenet_weights(features: nn.Sequential, path: str | Path | None) -> b
     path = Path(path).expanduser()
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to read is the same error for the user
+    except Exception as err:
         raise WeightsError(f"{path}: cannot read a torchvision vgg19 state_dict ({err})") from err
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: expected a torchvision vgg19 state_dict, got {type(state).__name__}")

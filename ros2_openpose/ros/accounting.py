@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 #: Drop reasons.  ``superseded``, ``too_old`` and ``stopped`` are load shedding (normal under load),
 #: ``lost`` is transport loss (best effort), the rest are bad input or failures.

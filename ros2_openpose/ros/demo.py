@@ -42,12 +42,12 @@ def announce(weights: Path) -> None:
     from ros2_openpose.models import WeightsError, load_model
 
     try:
-        _, info = load_model(weights)
+        _, model = load_model(weights)
     except (WeightsError, FileNotFoundError, RuntimeError):
         print(f"demo: weights {weights} (pose_node will check them)")
         return
-    print(f"demo: {describe_model(info)}")
-    if is_synthetic_only(info):
+    print(f"demo: {describe_model(model)}")
+    if is_synthetic_only(model):
         print(f"demo: WARNING: {SYNTHETIC_WARNING}")
 
 
@@ -87,16 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     ns = ["-r", "__ns:=/demo"]
     py = [sys.executable, "-m"]
     procs = {
-        "pose_node": subprocess.Popen(py + ["ros2_openpose.ros.pose_node", "--ros-args", "--params-file", params,
-                                            "-p", f"weights:={weights}",
-                                            # Fast DDS drops large best-effort samples across processes
-                                            # (ros2/rmw_fastrtps#739); lockstep needs every frame.
-                                            "-p", "qos_reliability:=reliable"] + ns),
-        "video_publisher": subprocess.Popen(py + ["ros2_openpose.ros.video_publisher", "--ros-args",
-                                                  "-p", f"source:={video}", "-p", f"frames:={args.frames}",
-                                                  "-p", f"lockstep:={str(not args.realtime).lower()}",
-                                                  # the listener, plus its own lockstep subscription
-                                                  "-p", f"poses_subscribers:={1 if args.realtime else 2}"] + ns),
+        "pose_node": subprocess.Popen([*py, "ros2_openpose.ros.pose_node", "--ros-args", "--params-file", params,
+                                       "-p", f"weights:={weights}",
+                                       # Fast DDS drops large best-effort samples across processes
+                                       # (ros2/rmw_fastrtps#739); lockstep needs every frame.
+                                       "-p", "qos_reliability:=reliable", *ns]),
+        "video_publisher": subprocess.Popen([*py, "ros2_openpose.ros.video_publisher", "--ros-args",
+                                             "-p", f"source:={video}", "-p", f"frames:={args.frames}",
+                                             "-p", f"lockstep:={str(not args.realtime).lower()}",
+                                             # the listener, plus its own lockstep subscription
+                                             "-p", f"poses_subscribers:={1 if args.realtime else 2}", *ns]),
     }
     if args.rviz:
         if shutil.which("rviz2") and os.environ.get("DISPLAY"):
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                                                "-r", "/poses/markers:=/demo/poses/markers"])
         else:
             print("demo: --rviz needs rviz2 on PATH and a display (DISPLAY); running without it")
-    listener = subprocess.Popen(py + ["ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
-                                      "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0"] + ns)
+    listener = subprocess.Popen([*py, "ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
+                                 "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0", *ns])
     try:
         code = listener.wait(timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-        for name, proc in procs.items():
+        for proc in procs.values():
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:

@@ -16,8 +16,8 @@ import importlib
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Callable
 
 EXIT_INTERRUPTED = 130
 HELP_FLAGS = ("-h", "--help")

@@ -17,8 +17,9 @@ images (bgr8, JPEG/PNG) are built here: one ``tobytes`` / ``imencode``, nothing 
 from __future__ import annotations
 
 import array
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,8 +30,8 @@ from ros2_openpose.image import as_bgr
 from . import encoded
 from .encoded import CorruptImage, EmptyImage, UnsupportedEncoding
 
-__all__ = ["CorruptImage", "EmptyImage", "UnsupportedEncoding", "SUPPORTED_ENCODINGS", "image_size",
-           "from_image_msg", "from_compressed_msg", "to_image_msg", "to_compressed_msg"]
+__all__ = ["SUPPORTED_ENCODINGS", "CorruptImage", "EmptyImage", "UnsupportedEncoding", "from_compressed_msg",
+           "from_image_msg", "image_size", "to_compressed_msg", "to_image_msg"]
 
 
 # Encodings of pictures a person can be found in: encoding -> (bytes per channel, channels per pixel).
@@ -73,7 +74,8 @@ BACKEND, _convert = _load_backend()
 def _bytes(data: Any) -> memoryview:
     # rclpy gives array.array('B') (or bytes / a list when built by hand): view it without copying.
     if isinstance(data, (bytes, bytearray, memoryview, array.array, np.ndarray)):
-        return memoryview(data).cast("B")
+        buffer: Any = data  # all buffers; typeshed says so for array and ndarray only from Python 3.12
+        return memoryview(buffer).cast("B")
     return memoryview(bytes(data))
 
 
@@ -107,7 +109,7 @@ def from_image_msg(msg: Image) -> np.ndarray:
                             is_bigendian=int(msg.is_bigendian), step=row, data=pixels)
     try:
         converted = _convert(plain, target)
-    except Exception as err:  # noqa: BLE001 - CvBridgeError / rosbags ImageError: the backend cannot
+    except Exception as err:
         raise UnsupportedEncoding(f"{BACKEND} cannot convert {encoding} to {target}: {err}") from err
     return as_bgr(converted)
 

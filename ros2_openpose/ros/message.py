@@ -7,7 +7,8 @@ picture in front of the camera at ``scale`` metres per pixel.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Duration
@@ -69,7 +70,7 @@ def markers(people: Sequence[Person], header: Header, skeleton: Skeleton, scale:
     """DELETEALL, then per person a LINE_LIST of its (non-extra) limbs and a SPHERE_LIST of its keypoints."""
     out = MarkerArray()
     out.markers.append(Marker(header=header, action=Marker.DELETEALL))
-    lifetime = Duration(sec=int(lifetime_s), nanosec=int(round(math.modf(lifetime_s)[0] * 1e9)))
+    lifetime = Duration(sec=int(lifetime_s), nanosec=round(math.modf(lifetime_s)[0] * 1e9))
     colors = [_color(c) for c in limb_colors(skeleton)]
     white = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
     for i, person in enumerate(people):

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
@@ -31,12 +32,13 @@ from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model, is_synthetic
 from ros2_openpose.draw import draw_people
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray, SkeletonInfo
+from ros2_openpose.people import Person
+from ros2_openpose.skeletons import Skeleton
 
 from . import diagnostics, message
 from .accounting import FrameLedger
 from .frames import Frame, LatestFrames
-from .image_io import (CorruptImage, EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg,
-                       image_size, to_image_msg)
+from .image_io import EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg, image_size, to_image_msg
 from .params import DECODE_PARAMS, declare_all
 from .startup import StartupError, build_estimator, check_model, check_values, decode_config, set_cpu_threads
 from .subscription import ImageInput
@@ -96,7 +98,7 @@ class PoseNode(LifecycleNode):
             raise
 
     @property
-    def skeleton(self):
+    def skeleton(self) -> Skeleton | None:
         return self.estimator.skeleton if self.estimator is not None else None
 
     @property
@@ -116,7 +118,7 @@ class PoseNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
-        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+        except Exception as err:
             self._failure = err if isinstance(err, StartupError) else StartupError(f"{type(err).__name__}: {err}")
             if self.values["managed"]:  # unmanaged, main logs it as the reason the node exits
                 self.get_logger().error(f"configure failed: {self._failure}")
@@ -157,14 +159,14 @@ class PoseNode(LifecycleNode):
                         "skeleton": self.create_publisher(SkeletonInfo, "poses/skeleton", latched)}
         self.outputs["skeleton"].publish(message.skeleton_info(estimator.skeleton, estimator.info))
         warm_s = estimator.warmup()
-        self.get_logger().info(f"{describe_model(estimator.info)}; warm-up {warm_s * 1000:.0f} ms")
-        if is_synthetic_only(estimator.info):
+        self.get_logger().info(f"{describe_model(estimator.model)}; warm-up {warm_s * 1000:.0f} ms")
+        if is_synthetic_only(estimator.model):
             self.get_logger().warning(SYNTHETIC_WARNING)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._activate()
-        except Exception as err:  # noqa: BLE001 - rclpy would swallow it without a word
+        except Exception as err:
             self._failure = StartupError(f"activate failed: {type(err).__name__}: {err}")
             self.get_logger().error(str(self._failure))
             self._stop_serving()
@@ -284,7 +286,7 @@ class PoseNode(LifecycleNode):
                 return
             try:
                 self._serve(batch)  # counts each frame itself, whatever happens to it
-            except Exception as err:  # noqa: BLE001 - a bug here must not stop the node serving
+            except Exception as err:
                 self.get_logger().error(f"serving a batch failed: {type(err).__name__}: {err}",
                                         throttle_duration_sec=5.0)
 
@@ -292,6 +294,10 @@ class PoseNode(LifecycleNode):
 
     def _serve(self, batch: list[Frame]) -> None:
         """Estimate and publish the waiting frames (one per camera) in one forward pass."""
+        estimator = self.estimator
+        if estimator is None:  # released while these waited (the worker is joined first: not expected)
+            self.ledger.dropped("stopped", len(batch))
+            return
         max_age = float(self.values["max_age"])
         ready = []
         for frame in batch:
@@ -309,40 +315,41 @@ class PoseNode(LifecycleNode):
             return
         try:
             start = time.perf_counter()
-            found = self.estimator.estimate_batch([bgr for _, bgr in ready])
+            found = estimator.estimate_batch([bgr for _, bgr in ready])
             inference_s = time.perf_counter() - start
-        except Exception as err:  # noqa: BLE001 - OOM or anything else: these frames fail, the node goes on
+        except Exception as err:
             oom = _is_oom(err)
             if oom and torch.cuda.is_available():
                 torch.cuda.empty_cache()
             self._drop("out_of_memory" if oom else "error", f"{type(err).__name__}: {err}", len(ready))
             return
-        for (frame, bgr), people in zip(ready, found):
+        for (frame, bgr), people in zip(ready, found, strict=True):
             try:
-                self._publish(frame, bgr, people, inference_s)
-            except Exception as err:  # noqa: BLE001 - e.g. the context shut down under us
+                self._publish(frame, bgr, people, estimator.skeleton, inference_s)
+            except Exception as err:
                 self._drop("error", f"publishing failed: {type(err).__name__}: {err}")
                 continue
             self.ledger.processed()
 
-    def _pixels(self, msg: Image | CompressedImage):
+    def _pixels(self, msg: Image | CompressedImage) -> np.ndarray:
         try:
             return from_image_msg(msg) if isinstance(msg, Image) else from_compressed_msg(msg)
         except ValueError as err:
             raise _Drop(_reason(err), str(err)) from err
-        except Exception as err:  # noqa: BLE001 - e.g. MemoryError, a backend's own error type
+        except Exception as err:
             raise _Drop("error", f"{type(err).__name__}: {err}") from err
 
-    def _publish(self, frame: Frame, bgr, people: list, inference_s: float) -> None:
+    def _publish(self, frame: Frame, bgr: np.ndarray, people: list[Person], skeleton: Skeleton,
+                 inference_s: float) -> None:
         header = frame.msg.header
         h, w = bgr.shape[:2]
         out = self.outputs
-        out["poses"].publish(message.person_array(people, header, self.skeleton, w, h))
+        out["poses"].publish(message.person_array(people, header, skeleton, w, h))
         if self.values["publish_annotated"] and out["annotated"].get_subscription_count() > 0:
-            annotated = draw_people(bgr, people, self.skeleton)
+            annotated = draw_people(bgr, people, skeleton)
             out["annotated"].publish(to_image_msg(annotated, header.stamp, header.frame_id))
         if out["markers"].get_subscription_count() > 0:
-            out["markers"].publish(message.markers(people, header, self.skeleton, float(self.values["marker_scale"])))
+            out["markers"].publish(message.markers(people, header, skeleton, float(self.values["marker_scale"])))
         stamp = Time.from_msg(header.stamp)
         latency_s = (self.get_clock().now() - stamp).nanoseconds / 1e9 if stamp.nanoseconds > 0 else float("nan")
         if abs(latency_s) > CLOCK_WARN_S and frame.camera not in self._stamp_warned:

@@ -22,9 +22,11 @@ _DEFAULT = DecodeConfig()
 
 
 def _decode(name: str, description: str) -> Param:
-    lo, hi = DecodeConfig.RANGES.get(name, (None, None))
-    return Param(name, getattr(_DEFAULT, name), description,
-                 range=None if lo is None else (lo, hi, 1 if isinstance(lo, int) else 0.0))
+    bounds = DecodeConfig.RANGES.get(name)
+    if bounds is None:
+        return Param(name, getattr(_DEFAULT, name), description)
+    lo, hi = bounds
+    return Param(name, getattr(_DEFAULT, name), description, range=(lo, hi, 1 if isinstance(lo, int) else 0.0))
 
 
 #: DecodeConfig fields the node exposes; changing one replaces ``estimator.config`` live.

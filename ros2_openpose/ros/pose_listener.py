@@ -10,6 +10,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -44,7 +45,7 @@ class PoseListener(Node):
         self.records: list[dict] = []
         self.latencies: list[float] = []
         self.first_time = self.last_time = time.monotonic()
-        self.writer = None
+        self.writer: cv2.VideoWriter | None = None
         self.log = (self.out_dir / "poses.jsonl").open("w")
         self.create_subscription(PersonArray, "poses", self.on_poses, 50)
         self.create_subscription(Image, "poses/annotated", self.on_annotated, 10)

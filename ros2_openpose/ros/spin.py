@@ -8,17 +8,21 @@ end the node.  The exception is logged (throttled) and the executor goes on.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import rclpy
 from rclpy.executors import ExternalShutdownException, ShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
+if TYPE_CHECKING:
+    from rclpy.impl.rcutils_logger import RcutilsLogger
+
 
 class GuardedExecutor(SingleThreadedExecutor):
     """A SingleThreadedExecutor whose callbacks' exceptions are logged on ``logger``, not raised."""
 
-    def __init__(self, logger, **kwargs) -> None:
+    def __init__(self, logger: RcutilsLogger, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._logger = logger
         self.failures = 0
@@ -28,7 +32,7 @@ class GuardedExecutor(SingleThreadedExecutor):
             super().spin_once(timeout_sec)
         except (ExternalShutdownException, ShutdownException):
             raise
-        except Exception as err:  # noqa: BLE001 - one failed callback must not end the node
+        except Exception as err:
             self.failures += 1
             self._logger.error(f"a callback failed and was skipped ({self.failures} so far): "
                                f"{type(err).__name__}: {err}", throttle_duration_sec=5.0)

@@ -11,6 +11,7 @@ import torch
 
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
+from ros2_openpose.device import device_problem
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import WeightsError
 
@@ -49,18 +50,9 @@ def check_values(values: dict[str, Any]) -> None:
 
 def check_device(device: str) -> None:
     """StartupError unless ``device`` is auto, cpu, or a CUDA device this machine has."""
-    try:
-        parsed = torch.device("cuda" if device == "auto" else device)
-    except (RuntimeError, ValueError, TypeError):
-        parsed = None
-    if parsed is None or parsed.type not in ("cpu", "cuda"):
-        raise StartupError(f"device={device!r} is not one of auto, cpu, cuda, cuda:N")
-    if device == "auto" or parsed.type == "cpu":
-        return
-    if not torch.cuda.is_available():
-        raise StartupError(f"device={device!r} but torch finds no CUDA GPU here (use auto or cpu)")
-    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-        raise StartupError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    problem = device_problem(device)
+    if problem is not None:
+        raise StartupError(f"device={device!r} {problem}")
 
 
 def set_cpu_threads(threads: int) -> None:
@@ -83,7 +75,7 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
                              config=decode_config(values))
     except WeightsError as err:  # its message names the file already (the loader's, or ours below)
         raise StartupError(f"incompatible weights {err if str(weights) in str(err) else f'{weights}: {err}'}") from err
-    except Exception as err:  # noqa: BLE001 - whatever a weights file makes the loader raise: one line, exit 2
+    except Exception as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise StartupError(f"cannot load {weights}: {type(err).__name__}: {first}") from err
 
@@ -94,9 +86,9 @@ def check_model(estimator: PoseEstimator, values: dict[str, Any]) -> None:
     A robot's consumers index keypoints by the published layout: a weights file swapped for one of
     another type or layout must stop the node at start, not change the meaning of its output.
     """
-    found = {"model_type": str(estimator.info.get("model_type")), "skeleton": estimator.skeleton.name}
+    found = {"model_type": estimator.model.model_type, "skeleton": estimator.model.skeleton}
     for name, actual in found.items():
         wanted = values.get(name, "auto")
         if wanted != "auto" and wanted != actual:
-            source = estimator.info.get("weights") or "the network"
+            source = estimator.model.weights or "the network"
             raise StartupError(f"{name}={wanted!r} but {source} is {actual!r} (set {name}: auto to accept it)")

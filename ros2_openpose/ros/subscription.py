@@ -13,7 +13,8 @@ publisher sent but the node never got are counted too (``accounting.FrameLedger`
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -25,6 +26,9 @@ except ImportError:  # Humble
 
 from .accounting import FrameLedger
 from .frames import Frame
+
+if TYPE_CHECKING:  # a TypedDict in recent rclpy releases only: for the annotation, never imported
+    from rclpy.subscription import MessageInfo
 
 RELIABILITY_CHOICES = ("auto", "reliable", "best_effort")
 POLL_S = 0.5  # how often auto looks at the publishers (a graph query, no traffic)
@@ -102,7 +106,7 @@ class ImageInput:
         except UnsupportedEventTypeError:  # an RMW without these events: serve without them
             self._subscription = self.node.create_subscription(self.msg_type, self.topic, self._on_message, qos)
 
-    def _on_message(self, msg: Any, info: dict) -> None:
+    def _on_message(self, msg: Any, info: MessageInfo) -> None:
         gid = info.get("publisher_gid") or {}
         publisher = bytes(gid["data"]) if gid.get("data") is not None else None
         self.ledger.arrived(self.topic, publisher, info.get("publication_sequence_number"), self.reliable)

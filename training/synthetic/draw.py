@@ -24,7 +24,7 @@ def _fix(points: np.ndarray) -> np.ndarray:
 def _capsule(img: np.ndarray, a: np.ndarray, b: np.ndarray, ra: float, rb: float, value: int) -> None:
     """A tapered capsule: round ends of radii ``ra`` and ``rb`` joined by a quadrilateral."""
     for p, r in ((a, ra), (b, rb)):
-        cv2.circle(img, tuple(int(v) for v in _fix(p)), int(round(r * ONE)), value, -1, cv2.LINE_8, SHIFT)
+        cv2.circle(img, tuple(int(v) for v in _fix(p)), round(r * ONE), value, -1, cv2.LINE_8, SHIFT)
     d = b - a
     n = float(np.hypot(*d))
     if n > 1e-6:
@@ -40,8 +40,8 @@ def _draw_shape(img: np.ndarray, kind: str, points: np.ndarray, radii: tuple, va
         hull = cv2.convexHull(_fix(points).reshape(-1, 1, 2))
         cv2.fillConvexPoly(img, hull, value, cv2.LINE_8, SHIFT)
     else:  # circles
-        for p, r in zip(points, radii):
-            cv2.circle(img, tuple(int(v) for v in _fix(p)), int(round(r * ONE)), value, -1, cv2.LINE_8, SHIFT)
+        for p, r in zip(points, radii, strict=True):
+            cv2.circle(img, tuple(int(v) for v in _fix(p)), round(r * ONE), value, -1, cv2.LINE_8, SHIFT)
 
 
 def clip_box(bounds: tuple[int, int, int, int], w: int, h: int) -> tuple[int, int, int, int] | None:
@@ -127,10 +127,10 @@ def _marks(colour: np.ndarray, parts: np.ndarray, off: np.ndarray, rig: Rig, bod
     for mark in rig.marks:
         if mark.kind == "circle":
             centre = tuple(int(v) for v in _fix(mark.points - off))
-            cv2.circle(layer, centre, int(round(mark.size * ONE)), mark.code, -1, cv2.LINE_8, SHIFT)
+            cv2.circle(layer, centre, round(mark.size * ONE), mark.code, -1, cv2.LINE_8, SHIFT)
         else:
             a, b = (tuple(int(v) for v in end) for end in _fix(mark.points - off))
-            cv2.line(layer, a, b, mark.code, max(1, int(round(mark.size))), cv2.LINE_8, SHIFT)
+            cv2.line(layer, a, b, mark.code, max(1, round(mark.size)), cv2.LINE_8, SHIFT)
     shirt = np.asarray(body.shirt, np.float32)
     placket = np.array((235.0, 235.0, 235.0)) if shirt.mean() < 128 else np.array((25.0, 25.0, 25.0))
     for code, part, value in ((EAR, HEAD, tint(body.skin, -0.2)), (EYE, HEAD, (35.0, 25.0, 25.0)),

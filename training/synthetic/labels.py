@@ -27,7 +27,7 @@ def visibility(scene: Scene, index: int) -> np.ndarray:
         flags[k] = 1
         if k in rig.self_hidden:
             continue
-        xi, yi = int(round(x)), int(round(y))
+        xi, yi = round(x), round(y)
         patch = owner[max(0, yi - 1):yi + 2, max(0, xi - 1):xi + 2].ravel()
         for value in np.unique(patch[patch // PARTS == index]):
             part = int(value % PARTS)
@@ -39,7 +39,7 @@ def visibility(scene: Scene, index: int) -> np.ndarray:
 
 def _polygons(mask: np.ndarray, x0: int, y0: int) -> list[list[float]]:
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    polys = [(c.reshape(-1, 2) + (x0, y0)).astype(float).ravel().tolist() for c in contours if len(c) >= 3]
+    polys = [(c.reshape(-1, 2) + np.array([x0, y0])).astype(float).ravel().tolist() for c in contours if len(c) >= 3]
     if not polys:  # specks too thin for a contour: their bounding box
         ys, xs = np.nonzero(mask)
         a, b, c, d = xs.min() + x0, ys.min() + y0, xs.max() + x0, ys.max() + y0
@@ -66,7 +66,7 @@ def annotate(scene: Scene, index: int, image_id: int, ann_id: int) -> dict | Non
     if not flags.any():
         return None
     keypoints: list[float] = []
-    for (x, y, _), v in zip(rig.keypoints, flags):
+    for (x, y, _), v in zip(rig.keypoints, flags, strict=True):
         keypoints += [round(float(x), 2), round(float(y), 2), int(v)] if v > 0 else [0, 0, 0]
     ys, xs = np.nonzero(silhouette)
     return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
@@ -78,7 +78,7 @@ def annotate(scene: Scene, index: int, image_id: int, ann_id: int) -> dict | Non
 
 def coco_categories() -> list[dict]:
     """COCO's person category: keypoint names and the 1-indexed skeleton (COCO17 minus extra limbs)."""
-    edges = [[a + 1, b + 1] for (a, b), extra in zip(COCO17.limbs, COCO17.extra) if not extra]
+    edges = [[a + 1, b + 1] for (a, b), extra in zip(COCO17.limbs, COCO17.extra, strict=True) if not extra]
     return [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17_NAMES),
              "skeleton": edges}]
 

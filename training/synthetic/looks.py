@@ -43,7 +43,7 @@ def random_body(rng: np.random.Generator, avoid: np.ndarray | None = None) -> Bo
     """Random proportions and clothes; ``avoid`` (BGR) keeps clothes from matching the background."""
     u = rng.uniform
     t = u(0, 1)  # skin tone from dark brown to pale
-    skin = tuple(float(a + (b - a) * t + rng.normal(0, 6)) for a, b in zip((45, 65, 100), (185, 205, 240)))
+    skin = tuple(float(a + (b - a) * t + rng.normal(0, 6)) for a, b in zip((45, 65, 100), (185, 205, 240), strict=True))
     hair = [(25, 25, 30), (30, 50, 90), (80, 140, 190), (170, 170, 175), (20, 40, 140)][int(rng.integers(0, 5))]
     return Body(limb=u(0.93, 1.07), breadth=u(0.88, 1.12), girth=u(0.85, 1.25),
                 shirt=_colour_away_from(rng, avoid), pants=_colour_away_from(rng, avoid),

@@ -127,7 +127,7 @@ def random_pose(rng: np.random.Generator, kind: str | None = None) -> Pose:
         legs = kind if kind in ("sitting", "crouch", "free") else "standing"
         order = [0, 1] if rng.random() < 0.5 else [1, 0]  # which side gets the first arm kind
         values = {"yaw": yaw}
-        for (_, prefix, _), arm_kind in zip(SIDES, [arms[i] for i in order]):
+        for (_, prefix, _), arm_kind in zip(SIDES, [arms[i] for i in order], strict=True):
             values.update({f"{prefix}_{k}": v for k, v in _arm(rng, arm_kind).items()})
         for _, prefix, _ in SIDES:
             values.update({f"{prefix}_{k}": v for k, v in _leg(rng, legs).items()})

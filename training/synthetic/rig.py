@@ -14,9 +14,35 @@ import numpy as np
 
 from ros2_openpose.skeletons import COCO17_NAMES
 
-from .anatomy import (ARM_PARTS, EAR_HIDDEN, FOOT, FOREARM, HAND, HEAD, HEAD_R, HIP_HALF, KP, LEG_PARTS, NECK,
-                      NECK_PART, PARTS, R_FOOT, R_FOREARM, R_HAND, R_NECK, R_SHIN, R_THIGH, R_UPPER_ARM, SHIN,
-                      SHOULDER_HALF, SIDES, THIGH, TORSO, TRUNK, UPPER_ARM)
+from .anatomy import (
+    ARM_PARTS,
+    EAR_HIDDEN,
+    FOOT,
+    FOREARM,
+    HAND,
+    HEAD,
+    HEAD_R,
+    HIP_HALF,
+    KP,
+    LEG_PARTS,
+    NECK,
+    NECK_PART,
+    PARTS,
+    R_FOOT,
+    R_FOREARM,
+    R_HAND,
+    R_NECK,
+    R_SHIN,
+    R_THIGH,
+    R_UPPER_ARM,
+    SHIN,
+    SHOULDER_HALF,
+    SIDES,
+    THIGH,
+    TORSO,
+    TRUNK,
+    UPPER_ARM,
+)
 from .looks import Body
 from .poses import Pose
 
@@ -196,7 +222,7 @@ def _pose_3d(pose: Pose, body: Body) -> Posed:
         arm, arm_bones = _arm(pose, body, neck, side, p)
         leg, leg_bones = _leg(pose, body, side, p)
         points.update(zip((f"{name}_{j}" for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")),
-                          arm + leg))
+                          arm + leg, strict=True))
         bones += arm_bones + leg_bones
     for name, off in FACE.items():
         points[name] = head + head_rot @ np.array(off) * HEAD_R
