@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--params", default=None, help="params file (default params/pose.yaml)")
     parser.add_argument("--realtime", action="store_true",
                         help="stream at the video's fps and let pose_node drop frames (default: lockstep)")
+    parser.add_argument("--fps", type=float, default=0.0,
+                        help="with --realtime: stream at this rate instead of the video's (a faster camera)")
     parser.add_argument("--timeout", type=float, default=600.0, help="give up after this many seconds")
     parser.add_argument("--rviz", action="store_true",
                         help="also open RViz with rviz/pose.rviz (a ROS system with a display)")
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "video_publisher": subprocess.Popen([*py, "ros2_openpose.ros.video_publisher", "--ros-args",
                                              "-p", f"source:={video}", "-p", f"frames:={args.frames}",
                                              "-p", f"lockstep:={str(not args.realtime).lower()}",
+                                             "-p", f"fps:={float(args.fps)}",
                                              # the listener, plus its own lockstep subscription
                                              "-p", f"poses_subscribers:={1 if args.realtime else 2}", *ns]),
     }
@@ -106,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
                                                "-r", "/poses/markers:=/demo/poses/markers"])
         else:
             print("demo: --rviz needs rviz2 on PATH and a display (DISPLAY); running without it")
+    # Streaming, the frames pose_node drops never come: the listener stops 5 s after the last one.
+    idle = 5.0 if args.realtime else 60.0
     listener = subprocess.Popen([*py, "ros2_openpose.ros.pose_listener", "--ros-args", "-p", f"expect:={args.frames}",
-                                 "-p", f"out_dir:={out}", "-p", "idle_timeout:=60.0", *ns])
+                                 "-p", f"out_dir:={out}", "-p", f"idle_timeout:={idle}", *ns])
     try:
         code = listener.wait(timeout=args.timeout)
     except subprocess.TimeoutExpired:
