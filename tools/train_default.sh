@@ -4,7 +4,7 @@
 #   2. training/prepare.py on LSP-extended and the fashion set with movenet-multipose's detections
 #      (../shared/data/training/*/teacher_movenet_multipose.json): face pseudo-labels, ignore regions
 #      for unlabelled people, a held-out validation split;
-#   3. training/configs/light256.yaml on the CPU (resumable: run it again to continue);
+#   3. training/configs/light256_leg1.yaml then light256.yaml on the CPU (resumable: run it again);
 #   4. COCOeval on every real validation set, then training/ship.py writes the package's file.
 # Several hours on 2 CPU cores (docs/model.md has the measured times); one GPU makes it minutes.
 # DATA (default ../shared/data), RUN (default runs/light256) and NPM_DIR (default data/npm) override.
@@ -27,12 +27,29 @@ for corpus in lspet fashion; do
     --annotations "$data/training/$corpus/annotations.json" \
     --teacher "$data/training/$corpus/teacher_movenet_multipose.json" --out "data/prepared/$corpus"
 done
+# One held-out validation set of both corpora (image root: $data/training).
+python -m training.prepare merge data/prepared/val.json \
+  data/prepared/lspet/val.json:lspet/images/ data/prepared/fashion/val.json:fashion/images/
+sets=(--train-images "$data/training/lspet/images" --train-annotations data/prepared/lspet/train.json
+      --train-images "$data/training/fashion/images" --train-annotations data/prepared/fashion/train.json
+      --backbone-weights "$posenet")
+# Leg 1 (as the shipped model was trained): LightNet without the keypoint prior, a 10-epoch schedule
+# stopped after epoch 2, then the same run re-planned for 8 epochs and stopped after epoch 3.
+leg1=${run}_leg1
+if [ ! -f "$leg1/done" ]; then
+  resume=(); [ -f "$leg1/last.pt" ] && resume=(--resume "$leg1/last.pt")
+  python -m training.train --config training/configs/light256_leg1.yaml "${sets[@]}" \
+    --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json \
+    --out "$leg1" --stop-after 2 "${resume[@]}"
+  python -m training.train --resume "$leg1/last.pt" --epochs 8 --stop-after 3 "${sets[@]}" \
+    --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json --out "$leg1"
+  touch "$leg1/done"
+fi
+# Leg 2: with PoseNet's keypoint head as a prior, warm-started from leg 1 (training.network.warm_start).
 resume=(); [ -f "$run/last.pt" ] && resume=(--resume "$run/last.pt")
-python -m training.train --config training/configs/light256.yaml --backbone-weights "$posenet" \
-  --train-images "$data/training/lspet/images" --train-annotations data/prepared/lspet/train.json \
-  --train-images "$data/training/fashion/images" --train-annotations data/prepared/fashion/train.json \
-  --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json \
-  --out "$run" "${resume[@]}"
+python -m training.train --config training/configs/light256.yaml "${sets[@]}" \
+  --set model.warm_start="$leg1/last.pt" \
+  --val-images "$data/training" --val-annotations data/prepared/val.json --out "$run" "${resume[@]}"
 for set in "$data"/real-keypoints/*/; do
   python -m training.evaluate --weights "$run/best.pt" --images "$set" \
     --annotations "$set/annotations.json" --out "$run/eval/$(basename "$set")"

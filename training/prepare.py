@@ -18,6 +18,8 @@ people (movenet-multipose: ``{image id: [{score, bbox, keypoints 17 x [x, y, con
 
 Writes ``OUT/train.json`` and ``OUT/val.json`` (a held-out split by image, never trained on; augmented
 copies of one photo stay together) and ``OUT/stats.json``.  Images are not copied.
+``python -m training.prepare merge OUT.json A.json:a/images/ B.json:b/images/`` joins held-out splits
+of several corpora into one validation set under a common image root.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import argparse
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +75,14 @@ def box_iou(a: list[float], b: list[float]) -> float:
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
     return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def covered(kps: np.ndarray, bbox: list[float]) -> float:
+    """Share of the labelled keypoints that lie inside ``bbox`` (x, y, w, h)."""
+    on = kps[:, 2] > 0
+    x, y, w, h = bbox
+    inside = (kps[on, 0] >= x) & (kps[on, 0] <= x + w) & (kps[on, 1] >= y) & (kps[on, 1] <= y + h)
+    return float(inside.mean()) if on.any() else 0.0
 
 
 def keypoint_box(kps: np.ndarray) -> list[float]:
@@ -138,12 +149,14 @@ def prepare(dataset: dict, teacher: dict[str, list[dict]], min_oks: float = 0.3,
                 ann["keypoints"] = [round(float(v), 2) for v in kps.reshape(-1)]
                 ann["num_keypoints"] = int((kps[:, 2] > 0).sum())
                 ann["pseudo_keypoints"] = filled
-        labelled_boxes = [keypoint_box(np.asarray(a["keypoints"], np.float32).reshape(17, 3)) for a in people]
+        labelled = [np.asarray(a["keypoints"], np.float32).reshape(17, 3) for a in people]
         for i, t in enumerate(found):
             if i in used:
                 continue
-            # An unmatched detection lying on a labelled person is that person seen badly, not another.
-            if any(box_iou(t["bbox"], b) > same_person_iou for b in labelled_boxes):
+            # An unmatched detection lying on a labelled person is that person seen badly, not another:
+            # as an ignore region it would hide the labelled person's own parts from the loss.
+            if any(box_iou(t["bbox"], keypoint_box(k)) > same_person_iou or covered(k, t["bbox"]) > 0.5
+                   for k in labelled):
                 stats["duplicates_of_labelled"] += 1
                 continue
             x, y, w, h = grow(t["bbox"], margin, img["width"], img["height"])
@@ -171,6 +184,37 @@ def split(dataset: dict, fraction: float) -> tuple[dict, dict]:
         part["annotations"] = [a for a in dataset["annotations"] if keep(a["image_id"])]
         parts.append(part)
     return parts[0], parts[1]
+
+
+def merge(parts: list[tuple[dict, str]]) -> dict:
+    """One COCO dict from several, each ``(dataset, folder prefix)``: file names get the prefix (so one
+    image root serves them all), image and annotation ids are renumbered to stay unique."""
+    out: dict[str, Any] = {"images": [], "annotations": [], "categories": parts[0][0]["categories"]}
+    for dataset, prefix in parts:
+        offset = len(out["images"])
+        ids = {img["id"]: offset + i + 1 for i, img in enumerate(dataset["images"])}
+        out["images"] += [{**img, "id": ids[img["id"]], "file_name": prefix + img["file_name"]}
+                          for img in dataset["images"]]
+        out["annotations"] += [{**a, "image_id": ids[a["image_id"]]} for a in dataset["annotations"]]
+    for i, ann in enumerate(out["annotations"], start=1):
+        ann["id"] = i
+    return out
+
+
+def main_merge(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m training.prepare merge",
+                                description="one COCO json from several: OUT JSON:PREFIX [JSON:PREFIX ...]")
+    p.add_argument("out")
+    p.add_argument("parts", nargs="+", help="a COCO json and the folder prefix of its images, joined by ':'")
+    args = p.parse_args(argv)
+    parts = []
+    for part in args.parts:
+        path, _, prefix = part.partition(":")
+        parts.append((json.loads(Path(path).read_text(encoding="utf-8")), prefix))
+    merged = merge(parts)
+    Path(args.out).write_text(json.dumps(merged), encoding="utf-8")
+    print(f"{args.out}: {len(merged['images'])} images, {len(merged['annotations'])} annotations")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -201,4 +245,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["merge"]:
+        raise SystemExit(main_merge(sys.argv[2:]))
     main()

@@ -59,6 +59,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--resume", help="a last.pt to continue from (model, optimizer, scheduler, scaler, "
                                     "epoch, RNG states)")
     p.add_argument("--epochs", type=int, help="= --set train.epochs=N")
+    p.add_argument("--stop-after", type=int, metavar="N",
+                   help="stop after epoch N, the schedule still planned for train.epochs (a run in legs)")
     p.add_argument("--batch-size", type=int, help="= --set data.batch_size=N (per process)")
     p.add_argument("--workers", type=int, help="= --set data.workers=N")
     p.add_argument("--lr", type=float, help="= --set optim.lr=X")
@@ -194,7 +196,8 @@ def run(args: argparse.Namespace, cfg: dict, resume: dict | None, info: DistInfo
     writer = open_writer(out, bool(cfg["train"]["tensorboard"])) if info.is_main else None
 
     model, frozen, metrics = None, None, {}
-    for epoch in range(progress.epoch, epochs):
+    last = epochs if args.stop_after is None else min(epochs, args.stop_after)
+    for epoch in range(progress.epoch, last):
         if frozen != (epoch < freeze_epochs):
             frozen = epoch < freeze_epochs
             set_backbone_trainable(net, not frozen)

@@ -9,16 +9,22 @@ stride 16; here the sixth block keeps stride 1 and every later 3x3 depthwise con
 Layout::
 
     backbone       conv0 (3x3 s2) + 13 depthwise-separable blocks, ReLU6, stride 8   -> C_b
-    neck           1x1 C_b -> 128, 3 residual depthwise-separable blocks            -> 128 (features)
-    PAF stage 1    features                  -> 2L PAFs
-    PAF stage i    cat(features, PAFs)       -> 2L PAFs
-    heatmap st. 1  cat(features, PAFs)       -> K+1 heatmaps
-    heatmap st. j  cat(features, PAFs, heatmaps) -> K+1 heatmaps
+    neck           1x1 C_b -> 128, 3 residual depthwise-separable blocks            -> 128
+    prior          (keypoint_prior) PoseNet's own keypoint head: 1x1 C_b -> 17, sigmoid
+    PAF stage 1    cat(features, prior)                  -> 2L PAFs
+    PAF stage i    cat(features, PAFs, prior)            -> 2L PAFs
+    heatmap st. 1  cat(features, PAFs, prior)            -> K+1 heatmaps
+    heatmap st. j  cat(features, PAFs, heatmaps, prior)  -> K+1 heatmaps
 
 Every stage: a 1x1 conv to ``stage_channels``, ``stage_blocks`` residual depthwise-separable blocks
 with growing dilation (1, 2, 4, ...: the receptive field of a whole limb at little cost), a 1x1
 hidden conv and the 1x1 output conv; the same (pafs, heatmaps) interface as SeedNet, the same
 ``coco17`` layout with the extra PAFs, so decode, node, CLI and ONNX export take it unchanged.
+
+``keypoint_prior``: PoseNet learnt a keypoint heatmap head on the same front (COCO order); its
+17 maps, fed to every stage, give the stages located body joints from the first step instead of
+learning them again from the (scarce) training labels.  Trained with the rest, initialised from
+PoseNet by ``training/posenet_init.py``.
 """
 from __future__ import annotations
 
@@ -38,6 +44,8 @@ MOBILENET_BLOCKS: tuple[tuple[int, int], ...] = (
 )
 #: Index (0-based) of the block whose stride 2 becomes stride 1 with dilation 2 after it.
 ATROUS_FROM = 5
+#: Channels of PoseNet's keypoint head (the COCO keypoints), the keypoint prior's width.
+PRIOR_KEYPOINTS = 17
 
 
 def separable(in_ch: int, out_ch: int, stride: int = 1, dilation: int = 1,
@@ -106,7 +114,8 @@ class LightNet(nn.Module):
     stride = STRIDE
 
     def __init__(self, skeleton: str | Skeleton = "coco17", alpha: float = 0.75, channels: int = 128,
-                 paf_stages: int = 2, heatmap_stages: int = 1, stage_blocks: int = 3) -> None:
+                 paf_stages: int = 2, heatmap_stages: int = 1, stage_blocks: int = 3,
+                 keypoint_prior: bool = False) -> None:
         super().__init__()
         if alpha <= 0 or channels < 8 or paf_stages < 1 or heatmap_stages < 1 or stage_blocks < 0:
             raise ValueError(f"LightNet needs alpha > 0, channels >= 8, at least one stage of each kind and "
@@ -116,14 +125,19 @@ class LightNet(nn.Module):
         self.model_kwargs: dict[str, Any] = {
             "skeleton": self.skeleton.name, "alpha": float(alpha), "channels": int(channels),
             "paf_stages": int(paf_stages), "heatmap_stages": int(heatmap_stages), "stage_blocks": int(stage_blocks)}
+        if keypoint_prior:  # only when set: checkpoints without it keep their exact kwargs
+            self.model_kwargs["keypoint_prior"] = True
         n_paf, n_hm = self.skeleton.num_pafs, self.skeleton.num_heatmaps
         self.backbone = MobileNetV1(alpha)
         self.neck = nn.Sequential(conv1x1(self.backbone.out_channels, channels),
                                   *[Residual(channels) for _ in range(3)])
+        # PoseNet's head predicts the 17 COCO keypoints, whatever layout the stages output.
+        self.prior = nn.Conv2d(self.backbone.out_channels, PRIOR_KEYPOINTS, 1) if keypoint_prior else None
+        width = channels + (PRIOR_KEYPOINTS if keypoint_prior else 0)
         self.paf_stages = nn.ModuleList(
-            make_stage(channels + (n_paf if i else 0), n_paf, channels, stage_blocks) for i in range(paf_stages))
+            make_stage(width + (n_paf if i else 0), n_paf, channels, stage_blocks) for i in range(paf_stages))
         self.heatmap_stages = nn.ModuleList(
-            make_stage(channels + n_paf + (n_hm if i else 0), n_hm, channels, stage_blocks)
+            make_stage(width + n_paf + (n_hm if i else 0), n_hm, channels, stage_blocks)
             for i in range(heatmap_stages))
 
     def backbone_parameters(self) -> list[nn.Parameter]:
@@ -132,14 +146,17 @@ class LightNet(nn.Module):
 
     def stages(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """All stage outputs: ``([pafs per PAF stage], [heatmaps per heatmap stage])``."""
-        features = self.neck(self.backbone(x))
+        front = self.backbone(x)
+        features = self.neck(front)
+        # The prior goes last in every stage's input, so that a network trained without it is a
+        # prefix of one with it (training.network.warm_start).
+        prior = [torch.sigmoid(self.prior(front))] if self.prior is not None else []
         pafs: list[Tensor] = []
         for stage in self.paf_stages:
-            pafs.append(stage(torch.cat((features, pafs[-1]), 1) if pafs else features))
-        with_pafs = torch.cat((features, pafs[-1]), 1)
+            pafs.append(stage(torch.cat([features, *pafs[-1:], *prior], 1)))
         heatmaps: list[Tensor] = []
         for stage in self.heatmap_stages:
-            heatmaps.append(stage(torch.cat((with_pafs, heatmaps[-1]), 1) if heatmaps else with_pafs))
+            heatmaps.append(stage(torch.cat([features, pafs[-1], *heatmaps[-1:], *prior], 1)))
         return pafs, heatmaps
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
