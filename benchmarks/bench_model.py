@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
-
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import load_model
