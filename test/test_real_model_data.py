@@ -185,3 +185,49 @@ def test_lightnet_maps_match_the_layout_at_stride_8() -> None:
     with torch.inference_mode():
         pafs, heatmaps = net(torch.zeros(2, 3, 64, 96))
     assert pafs.shape == (2, 46, 8, 12) and heatmaps.shape == (2, 18, 8, 12)
+
+
+def test_warm_start_grows_a_network_without_changing_what_it_computes(tmp_path: Path) -> None:
+    from training.network import warm_start
+    from training.posenet_init import load_backbone
+
+    torch.manual_seed(0)
+    small = LightNet("coco17", alpha=0.25, channels=16).eval()
+    grown = LightNet("coco17", alpha=0.25, channels=16, keypoint_prior=True)
+    manifest, _ = fake_posenet(tmp_path)
+    load_backbone(grown.backbone, manifest, grown.prior)  # PoseNet's head becomes the prior
+    names = warm_start(grown, small.state_dict())
+    assert names == ["paf_stages.0.0.0.weight", "paf_stages.1.0.0.weight", "heatmap_stages.0.0.0.weight"]
+    x = torch.randn(1, 3, 64, 80)
+    with torch.inference_mode():
+        for a, b in zip(small(x), grown.eval()(x), strict=True):
+            torch.testing.assert_close(a, b)
+        # ... and the new input is live: the prior's weights reach the output once the stage uses them.
+        grown.heatmap_stages[0][0][0].weight[:, -17:] = 1.0
+        assert not torch.allclose(small(x)[1], grown(x)[1])
+    with pytest.raises(ValueError, match="warm start"):
+        warm_start(LightNet("coco17", alpha=0.25, channels=24), small.state_dict())
+
+
+def test_an_unmatched_detection_on_the_labelled_person_is_no_ignore_region(real_data: Path) -> None:
+    corpus, teacher, kept = one_person_corpus(real_data)
+    image_id, ann = next(iter(kept.items()))
+    x, y, w, h = ann["bbox"]
+    # The teacher saw the labelled person badly (a shifted, loose box) and missed its joints: no match,
+    # yet the box covers the person; as an ignore region it would hide the person from the loss.
+    teacher[str(image_id)].append({"score": 0.5, "bbox": [x - 0.3 * w, y - 0.3 * h, 1.6 * w, 1.6 * h],
+                                   "keypoints": [[0.0, 0.0, 0.01]] * 17})
+    out, stats = prepare(corpus, teacher)
+    crowds = [a for a in out["annotations"] if a["iscrowd"] and a["image_id"] == image_id]
+    assert all(c["bbox"][2] < 1.5 * w for c in crowds) and stats["duplicates_of_labelled"] >= 1
+
+
+def test_merge_keeps_every_image_under_one_root() -> None:
+    from training.prepare import merge
+
+    a = {"images": [{"id": 7, "file_name": "x.jpg"}], "annotations": [{"id": 1, "image_id": 7}], "categories": []}
+    b = {"images": [{"id": 7, "file_name": "y.jpg"}], "annotations": [{"id": 1, "image_id": 7}], "categories": []}
+    out = merge([(a, "a/"), (b, "b/")])
+    assert [i["file_name"] for i in out["images"]] == ["a/x.jpg", "b/y.jpg"]
+    assert len({i["id"] for i in out["images"]}) == 2 and len({a["id"] for a in out["annotations"]}) == 2
+    assert [a["image_id"] for a in out["annotations"]] == [i["id"] for i in out["images"]]
