@@ -60,8 +60,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("image", default_value="/camera/image_raw", description="input image topic"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of pose_node's topics"),
         DeclareLaunchArgument("weights", default_value="",
-                              description="weights file ('demo' = shipped synthetic-only model); "
-                                          "'' keeps params_file's"),
+                              description="weights file or shipped name ('default' = real people, "
+                                          "'demo' = synthetic only); '' keeps params_file's"),
         DeclareLaunchArgument("rviz", default_value="false",
                               description="start RViz with rviz/pose.rviz (needs rviz2, see README)"),
         OpaqueFunction(function=launch_setup),

@@ -98,7 +98,7 @@ def _one_fatal_line(result: subprocess.CompletedProcess) -> str:
 
 @pytest.mark.parametrize("ros_args, reason", [
     (["-p", "weights:=/nonexistent.pt"], "weights file not found: /nonexistent.pt"),
-    ([], "no weights configured: set the 'weights' parameter"),
+    (["-p", "weights:=''"], "no weights configured: set the 'weights' parameter"),
     (["-p", "weights:=demo", "-p", "scales:=[]"], "scales=None: give a non-empty list of numbers"),
     (["-p", "weights:=demo", "-p", "scales:=[50.0]"], "scales=[50.0]: give a non-empty list of numbers"),
     (["-p", "weights:=demo", "-p", "device:=meta"], "device='meta' is not one of auto, cpu, cuda, cuda:N"),

@@ -35,7 +35,7 @@ DECODE_PARAMS = ("paf_threshold", "heatmap_threshold", "match_threshold", "min_p
 
 PARAMS: tuple[Param, ...] = (
     # model and device: fixed for the node's life
-    Param("weights", "", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
+    Param("weights", "default", "Weights file: a ros2_openpose checkpoint, CMU's body_pose_model.pth, an .onnx "
           "export, or a shipped model by name: 'default' (trained on real people) or 'demo' (synthetic "
           "figures only).", live=False),
     Param("model_type", "auto", "Network type the weights must be: 'auto' takes whatever the file is (detected "

@@ -18,7 +18,7 @@ from ros2_openpose.models import WeightsError
 from .params import DECODE_PARAMS, check_choice
 
 NO_WEIGHTS = ("no weights configured: set the 'weights' parameter (a checkpoint, CMU body_pose_model.pth, "
-              ".onnx, or 'demo' for the shipped synthetic-only demo model)")
+              ".onnx, or 'default' for the shipped real-people model)")
 SCALE_RANGE = (0.1, 4.0)  # a larger scale multiplies the network input (and its memory) beyond use
 CHOICE_PARAMS = ("input_transport", "qos_reliability", "model_type", "skeleton")
 
