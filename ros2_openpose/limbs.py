@@ -206,7 +206,8 @@ MATCHERS = {"scipy": match_scipy, "munkres": match_munkres}
 
 def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[int],
                 confidence_a: np.ndarray | None = None, confidence_b: np.ndarray | None = None,
-                matcher: str = "scipy") -> list[list[tuple[int, int, float]]]:
+                matcher: str = "scipy", xy_a: np.ndarray | None = None, xy_b: np.ndarray | None = None,
+                short: float = 0.0) -> list[list[tuple[int, int, float]]]:
     """Per limb, the one-to-one matches ``(i, j, PAF score)`` of its ``(counts_a[n], counts_b[n])`` block.
 
     With ``confidence_a`` / ``confidence_b`` ``(L, P)`` (the end peaks' heatmap values), the matching
@@ -216,16 +217,47 @@ def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[
     the true peak's partner and splits the person; on the benchmark's noisy maps that cost 0.21 of the
     ceiling at native resolution (docs/decoding.md).  The returned score stays the PAF score.
 
+    With ``xy_a`` / ``xy_b`` ``(L, P, 2)`` and ``short`` > 0 (input pixels), the peaks no PAF match
+    took are then matched by proximity: pairs closer than ``short``, the closest (weighed by
+    confidence) first, one-to-one, with score 0 (no PAF evidence).  A limb shorter than a map cell
+    may cover no cell centre at all, so its PAF is 0 however good the network (docs/decoding.md).
+
     scipy's ``linear_sum_assignment`` is the default: it solves the same problem as Munkres exactly
     (test_decode checks identical assignments) in C: 0.26 ms instead of 1.2 ms for 10 people with
     the pure-Python ``munkres`` package, and the gap grows with the crowd.
     """
     match = MATCHERS[matcher]
     weights = scores
-    if confidence_a is not None and confidence_b is not None:
+    confident = confidence_a is not None and confidence_b is not None
+    if confident:
         weights = scores * np.sqrt(np.maximum(confidence_a[:, :, None] * confidence_b[:, None, :], 0.0))
+    near = short > 0 and xy_a is not None and xy_b is not None
     out = []
     for n in range(scores.shape[0]):
-        block = weights[n, :counts_a[n], :counts_b[n]]
-        out.append([(i, j, float(scores[n, i, j])) for i, j, _ in match(block)])
+        na, nb = int(counts_a[n]), int(counts_b[n])
+        found = [(i, j, float(scores[n, i, j])) for i, j, _ in match(weights[n, :na, :nb])]
+        if near:
+            found += match_near(found, xy_a[n, :na], xy_b[n, :nb], short, match,
+                                confidence_a[n, :na] if confident else None, confidence_b[n, :nb] if confident else None)
+        out.append(found)
     return out
+
+
+def match_near(found: Sequence[tuple[int, int, float]], xy_a: np.ndarray, xy_b: np.ndarray, short: float,
+               match=match_scipy, confidence_a: np.ndarray | None = None,
+               confidence_b: np.ndarray | None = None) -> list[tuple[int, int, float]]:
+    """One-to-one matches ``(i, j, 0.0)`` of the peaks no match in ``found`` took, closer than ``short``.
+
+    Weighed by closeness ``1 - distance / short`` (times the peaks' confidence when given), so each
+    free peak takes its nearest free partner.  Score 0: the PAF gave no evidence for the pair.
+    """
+    free_a = np.setdiff1d(np.arange(len(xy_a)), [m[0] for m in found])
+    free_b = np.setdiff1d(np.arange(len(xy_b)), [m[1] for m in found])
+    if free_a.size == 0 or free_b.size == 0:
+        return []
+    distance = np.linalg.norm(xy_a[free_a, None] - xy_b[None, free_b], axis=-1)
+    close = np.maximum(1.0 - distance / short, 0.0)
+    if confidence_a is not None and confidence_b is not None:
+        close *= np.sqrt(np.maximum(confidence_a[free_a, None] * confidence_b[None, free_b], 0.0))
+    rows, cols = np.flatnonzero(close.any(1)), np.flatnonzero(close.any(0))  # a small assignment problem
+    return [(int(free_a[rows[i]]), int(free_b[cols[j]]), 0.0) for i, j, _ in match(close[np.ix_(rows, cols)])]
