@@ -65,7 +65,8 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
         t1 = time.perf_counter()
         scores = score_limbs(pafs, xy, peaks.valid[0, :, :p], skeleton, limb_ids, config, 8)
         t2 = time.perf_counter()
-        matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]])
+        matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]],
+                              xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]], short=config.short_limb * 8)
         t3 = time.perf_counter()
         assemble(xy, score, counts, matches, limb_ids, skeleton, config)
         t4 = time.perf_counter()

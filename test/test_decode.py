@@ -371,11 +371,15 @@ def test_limbs_shorter_than_a_cell_join_by_proximity(all_sets: COCO) -> None:
 
 
 def test_proximity_takes_only_the_peaks_no_paf_match_took() -> None:
-    # A: 3 peaks, B: 3 peaks; the PAF matched (0, 0).  A1 is 2 px from B0 (taken) and 5 px from B2.
-    xy_a = np.array([[0.0, 0.0], [10.0, 0.0], [50.0, 0.0]], np.float32)
-    xy_b = np.array([[12.0, 0.0], [80.0, 0.0], [15.0, 0.0]], np.float32)
-    near = limbs.match_near([(0, 0, 0.9)], xy_a, xy_b, short=8.0)
-    assert near == [(1, 2, 0.0)]  # A2 and B1 have no free partner closer than 8 px
+    # A: 3 peaks, B: 3 peaks; the PAF supports only (0, 0).  A1 is 2 px from B0 (taken by the PAF
+    # match) and 5 px from B2; A2 and B1 have no free partner closer than short = 8 px.
+    scores = np.zeros((1, 3, 3), np.float32)
+    scores[0, 0, 0] = 0.9
+    xy_a = np.array([[[0.0, 0.0], [10.0, 0.0], [50.0, 0.0]]], np.float32)
+    xy_b = np.array([[[12.0, 0.0], [80.0, 0.0], [15.0, 0.0]]], np.float32)
+    matches = limbs.match_limbs(scores, [3], [3], xy_a=xy_a, xy_b=xy_b, short=8.0)
+    assert matches == [[(0, 0, pytest.approx(0.9)), (1, 2, 0.0)]]
+    assert limbs.match_limbs(scores, [3], [3]) == [[(0, 0, pytest.approx(0.9))]]  # short = 0: off
 
 
 def test_weak_peaks_on_a_limb_do_not_take_its_partner() -> None:
