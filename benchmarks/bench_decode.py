@@ -32,7 +32,8 @@ from peers import load_peers  # noqa: E402
 
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
-from ros2_openpose.limbs import match_limbs, score_limbs  # noqa: E402
+from ros2_openpose.limbs import score_limbs  # noqa: E402
+from ros2_openpose.matching import match_limbs  # noqa: E402
 from ros2_openpose.people import assemble  # noqa: E402
 from ros2_openpose.skeletons import Skeleton, get_skeleton  # noqa: E402
 
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
           f"median of {args.repeats}, 1 thread; machine: {describe()}, load average {os.getloadavg()[0]:.1f}")
     if trt is None:
         print(f"trt_pose: not run ({missing.get('trt_pose', 'coco18 only')})")
-    print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | ours / trt_pose |")
+    print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | "
+          "ours / trt_pose |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, scene in zip(args.people, crowds.scenes):
         box = letterbox(scene, args.geometry)

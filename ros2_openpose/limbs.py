@@ -1,4 +1,4 @@
-"""Peaks -> limbs: score every candidate pair of every limb in one batch on the device, then match.
+"""Peaks -> limb candidates: the PAF score of candidate pairs of peaks (``matching.py`` matches them).
 
 A candidate is a pair (peak of part A, peak of part B) of a limb A->B.  Its score is the line
 integral of the limb's PAF along the segment: the mean over sample points of ``dot(PAF(p), u)``
@@ -12,15 +12,13 @@ gives negative samples and never connects.  A candidate is kept when
 
 The PAFs are sampled bilinearly straight from the network's coarse grid (cell centres at
 ``stride*j + (stride-1)/2``), which equals sampling the bilinearly upsampled map without computing
-it.  Every pair of every limb is scored at once (numpy, vectorised over pairs and samples); then
-each limb is matched one-to-one.
+it.  The pairs of all limbs are scored at once (numpy, vectorised over pairs and samples).
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .config import DecodeConfig
 from .skeletons import Skeleton
@@ -102,6 +100,43 @@ class Pairs:
         return out
 
 
+class Scorer:
+    """Scores candidate pairs of one image's peaks (``score``), keeping what every round shares: the
+    complex PAF maps and, once pruning pays, the can-pass masks."""
+
+    def __init__(self, pafs: np.ndarray, xy: np.ndarray, skeleton: Skeleton, limb_ids: Sequence[int],
+                 config: DecodeConfig, stride: float = 8.0) -> None:
+        self.pafs = np.asarray(pafs, np.float32)
+        self.xy, self.skeleton, self.limb_ids = xy, skeleton, tuple(limb_ids)
+        self.config, self.stride = config, float(stride)
+        self.ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+        self.field = Field(self.pafs, skeleton, limb_ids)
+        self.height = self.pafs.shape[-2] * self.stride
+        self._possible: np.ndarray | None = None
+
+    def score(self, limb: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        """Scores ``(M,)`` of the pairs (peak ``ia`` of limb ``limb``'s part A, peak ``ib`` of its part B);
+        0 where a pair is rejected.
+
+        Two passes keep the work near the number of true limbs rather than of all pairs: the first
+        samples a few of each pair's own sample points, more than the fraction test lets fail, and
+        drops the pairs where too many fail already (exact: those points are among the full set); the
+        second samples the survivors fully.  In blocks, so memory stays bounded in any crowd (all pairs
+        of 500 people at once took 21 GB).
+        """
+        out = np.zeros(limb.size, np.float32)
+        for start in range(0, limb.size, PAIRS_PER_BLOCK):
+            block = slice(start, start + PAIRS_PER_BLOCK)
+            pairs = Pairs(limb[block], ia[block], ib[block], self.xy, self.ends, self.stride)
+            pairs.index = np.arange(start, start + pairs.limb.size)
+            if limb.size >= PRUNE_FROM_PAIRS:
+                if self._possible is None:
+                    self._possible = _possible(self.pafs, self.skeleton, self.limb_ids, self.config.paf_threshold)
+                pairs = _first_pass(pairs, self._possible, self.config)
+            out[pairs.index] = _second_pass(pairs, self.field, self.config, self.height)
+        return out
+
+
 def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: Skeleton,
                 limb_ids: Sequence[int], config: DecodeConfig, stride: float = 8.0) -> np.ndarray:
     """Scores ``(len(limb_ids), P, P)`` of every candidate pair; 0 where a pair is rejected.
@@ -109,35 +144,15 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
     ``pafs`` is ``(2L, h, w)`` float32, ``xy`` ``(K, P, 2)`` peak positions in input pixels and
     ``valid`` ``(K, P)``.  Entry ``[n, i, j]`` scores peak ``i`` of limb ``limb_ids[n]``'s part A
     with peak ``j`` of its part B.
-
-    Two passes keep the work near the number of true limbs rather than of all pairs (which grows
-    with the square of the people): the first samples a few of each pair's own sample points, more
-    than the fraction test lets fail, and drops the pairs where too many fail already (exact: those
-    points are among the full set); the second samples the survivors fully.
     """
     n_limbs, p = len(limb_ids), xy.shape[1]
     scores = np.zeros((n_limbs, p, p), np.float32)
     if n_limbs == 0 or p == 0:
         return scores
-    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
-    # Candidates: only the pairs of valid peaks.
-    pair_ok = valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :]
-    limb, ia, ib = np.nonzero(pair_ok)
-    if limb.size == 0:
-        return scores
-    pafs = np.asarray(pafs, np.float32)
-    field = Field(pafs, skeleton, limb_ids)
-    possible = None
-    # In blocks of pairs: memory stays bounded however large the crowd (all pairs of 500 people at
-    # once took 21 GB).
-    for start in range(0, limb.size, PAIRS_PER_BLOCK):
-        block = slice(start, start + PAIRS_PER_BLOCK)
-        pairs = Pairs(limb[block], ia[block], ib[block], xy, ends, stride)
-        if limb.size >= PRUNE_FROM_PAIRS:
-            if possible is None:
-                possible = _possible(pafs, skeleton, tuple(limb_ids), config.paf_threshold)
-            pairs = _first_pass(pairs, possible, config)
-        _second_pass(scores, pairs, field, config, pafs.shape[-2] * stride)
+    scorer = Scorer(pafs, xy, skeleton, limb_ids, config, stride)
+    ends = scorer.ends
+    limb, ia, ib = np.nonzero(valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :])
+    scores[limb, ia, ib] = scorer.score(limb, ia, ib)
     return scores
 
 
@@ -156,10 +171,10 @@ def _first_pass(pairs: Pairs, possible: np.ndarray, config: DecodeConfig) -> Pai
     return pairs.take(np.flatnonzero(fails.sum(1) <= allowed))
 
 
-def _second_pass(scores: np.ndarray, pairs: Pairs, field: Field, config: DecodeConfig, height: float) -> None:
-    """All n samples of each pair: the fraction test, the length penalty, the score into ``scores``."""
+def _second_pass(pairs: Pairs, field: Field, config: DecodeConfig, height: float) -> np.ndarray:
+    """All n samples of each pair: the fraction test, the length penalty; the pairs' scores (0: rejected)."""
     if pairs.limb.size == 0:
-        return
+        return np.zeros(0, np.float32)
     n = pairs.n
     steps = np.arange(int(n.max()), dtype=np.float32)
     used = steps[None, :] < n[:, None]  # (M, S): the first n[m] samples of pair m
@@ -170,7 +185,7 @@ def _second_pass(scores: np.ndarray, pairs: Pairs, field: Field, config: DecodeC
     score = mean + penalty
     ok = (supported >= config.paf_min_fraction) & (score > 0) & (score >= config.match_threshold) \
         & (pairs.length > 1e-6)
-    scores[pairs.limb, pairs.ia, pairs.ib] = np.where(ok, score, 0.0)
+    return np.where(ok, score, 0.0)
 
 
 def _possible(pafs: np.ndarray, skeleton: Skeleton, limb_ids: tuple[int, ...], threshold: float) -> np.ndarray:
@@ -213,116 +228,3 @@ def _lookup(possible: np.ndarray, pairs: Pairs, t: np.ndarray) -> np.ndarray:
     direction = np.round(np.arctan2(pairs.uy, pairs.ux) * (DIRECTIONS / (2 * np.pi))).astype(np.int64)
     bit = np.int64(1) << (direction % DIRECTIONS)
     return (possible.reshape(-1)[(pairs.limb[:, None] * h + y) * w + x] & bit[:, None]) != 0
-
-
-def match_scipy(scores: np.ndarray) -> list[tuple[int, int, float]]:
-    """One-to-one matches ``(i, j, score)`` maximising the total score; 0 entries never match.
-
-    A zero entry is "no candidate": a maximum-weight assignment of the full matrix restricted to its
-    positive entries is a maximum-weight matching of the candidates, so no special handling is needed.
-    """
-    if scores.size == 0 or not (scores > 0).any():
-        return []
-    rows, cols = linear_sum_assignment(scores, maximize=True)
-    return [(int(i), int(j), float(scores[i, j])) for i, j in zip(rows, cols) if scores[i, j] > 0]
-
-
-def match_munkres(scores: np.ndarray) -> list[tuple[int, int, float]]:
-    """The same matching with the ``munkres`` package (pure Python; the reference for the tests)."""
-    from munkres import Munkres
-
-    if scores.size == 0 or not (scores > 0).any():
-        return []
-    top = float(scores.max())
-    cost = (top - scores).tolist()  # minimising top - score maximises the score
-    pairs = Munkres().compute(cost)
-    return [(int(i), int(j), float(scores[i, j])) for i, j in pairs if scores[i, j] > 0]
-
-
-MATCHERS = {"scipy": match_scipy, "munkres": match_munkres}
-
-
-def assign(weights: np.ndarray, matcher: str = "scipy") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximum-weight one-to-one matching of every limb's ``(P, Q)`` block of ``weights`` ``(L, P, Q)``
-    (0 = no candidate), as ``(limb, i, j)`` index arrays.
-
-    A candidate alone in its row and its column is matched as it is, for all limbs at once: any
-    optimal assignment takes it.  Only the rows and columns where candidates compete go to the
-    assignment solver, limb by limb: with one person, or people apart, no solver runs at all.
-    """
-    positive = weights > 0
-    rows, cols = positive.sum(2), positive.sum(1)
-    alone = positive & (rows[:, :, None] == 1) & (cols[:, None, :] == 1)
-    limb, i, j = np.nonzero(alone)
-    contested_rows = (rows > 0) & ~alone.any(2)
-    contested_cols = (cols > 0) & ~alone.any(1)
-    extra = [(limb, i, j)]
-    match = MATCHERS[matcher]
-    for n in np.flatnonzero(contested_rows.any(1)):
-        r, c = np.flatnonzero(contested_rows[n]), np.flatnonzero(contested_cols[n])
-        found = match(weights[n][np.ix_(r, c)])
-        if found:
-            a, b, _ = np.array(found).T
-            extra.append((np.full(len(found), n), r[a.astype(np.int64)], c[b.astype(np.int64)]))
-    limb, i, j = (np.concatenate(parts).astype(np.int64) for parts in zip(*extra))
-    order = np.argsort(limb, kind="stable")
-    return limb[order], i[order], j[order]
-
-
-def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[int],
-                confidence_a: np.ndarray | None = None, confidence_b: np.ndarray | None = None,
-                matcher: str = "scipy", xy_a: np.ndarray | None = None, xy_b: np.ndarray | None = None,
-                short: float = 0.0) -> list[list[tuple[int, int, float]]]:
-    """Per limb, the one-to-one matches ``(i, j, PAF score)`` of its ``(counts_a[n], counts_b[n])`` block.
-
-    With ``confidence_a`` / ``confidence_b`` ``(L, P)`` (the end peaks' heatmap values), the matching
-    maximises ``score * sqrt(confidence_a * confidence_b)`` instead of the PAF score alone.  Without
-    them, a weak spurious peak lying on a limb's PAF (noise, a blurred neighbour) pairs with the limb's
-    other end as well as the true peak does, and since every extra match adds to the total, it takes
-    the true peak's partner and splits the person; on the benchmark's noisy maps that cost 0.21 of the
-    ceiling at native resolution (docs/decoding.md).  The returned score stays the PAF score.
-
-    With ``xy_a`` / ``xy_b`` ``(L, P, 2)`` and ``short`` > 0 (input pixels), the peaks no PAF match
-    took are then matched by proximity: pairs closer than ``short``, weighed by closeness
-    ``1 - distance / short`` (times the confidence, as above), one-to-one, with score 0 (the PAF gave
-    no evidence).  A limb shorter than a map cell may cover no cell centre at all, so its PAF is 0
-    however good the network (docs/decoding.md).
-
-    The assignment solver is scipy's ``linear_sum_assignment`` (exact, as Munkres: test_decode checks
-    identical assignments), run only on the candidates that compete (``assign``).
-    """
-    n_limbs, p, q = scores.shape
-    valid_a = np.arange(p)[None, :] < np.asarray(counts_a)[:, None]  # (L, P)
-    valid_b = np.arange(q)[None, :] < np.asarray(counts_b)[:, None]
-    confident = confidence_a is not None and confidence_b is not None
-    weights = np.where(valid_a[:, :, None] & valid_b[:, None, :], scores, 0.0)
-    if confident:
-        weights *= np.sqrt(np.maximum(confidence_a[:, :, None] * confidence_b[:, None, :], 0.0))
-    limb, i, j = assign(weights, matcher)
-    found = [(limb, i, j, scores[limb, i, j])]
-    if short > 0 and xy_a is not None and xy_b is not None:
-        valid_a[limb, i] = False
-        valid_b[limb, j] = False
-        found.append(_match_near(valid_a, valid_b, xy_a, xy_b, short, matcher,
-                                 confidence_a if confident else None, confidence_b if confident else None))
-    out: list[list[tuple[int, int, float]]] = [[] for _ in range(n_limbs)]
-    for limb, i, j, score in found:
-        for n, a, b, s in zip(limb.tolist(), i.tolist(), j.tolist(), score.tolist()):
-            out[n].append((a, b, s))
-    return out
-
-
-def _match_near(free_a: np.ndarray, free_b: np.ndarray, xy_a: np.ndarray, xy_b: np.ndarray, short: float,
-                matcher: str, confidence_a: np.ndarray | None, confidence_b: np.ndarray | None) -> tuple:
-    """``(limb, i, j, 0)`` matches by proximity among the free peaks (``match_limbs``, ``short``)."""
-    # The free peaks of each limb first (stable), so the distances cover only them: few, after the PAF.
-    order_a = np.argsort(~free_a, axis=1, kind="stable")[:, :max(int(free_a.sum(1).max(initial=0)), 1)]
-    order_b = np.argsort(~free_b, axis=1, kind="stable")[:, :max(int(free_b.sum(1).max(initial=0)), 1)]
-    rows = np.arange(len(free_a))[:, None]
-    a, b = xy_a[rows, order_a], xy_b[rows, order_b]
-    distance = np.hypot(a[:, :, None, 0] - b[:, None, :, 0], a[:, :, None, 1] - b[:, None, :, 1])
-    close = np.maximum(1.0 - distance / short, 0.0) * (free_a[rows, order_a][:, :, None] & free_b[rows, order_b][:, None, :])
-    if confidence_a is not None and confidence_b is not None:
-        close *= np.sqrt(np.maximum(confidence_a[rows, order_a][:, :, None] * confidence_b[rows, order_b][:, None, :], 0.0))
-    limb, i, j = assign(close, matcher)
-    return limb, order_a[limb, i], order_b[limb, j], np.zeros(len(limb), np.float32)

@@ -24,7 +24,9 @@ from ros2_openpose.config import DecodeConfig
 from ros2_openpose.decode import decode, decode_batch
 from ros2_openpose import limbs
 from ros2_openpose.decode import batch_peaks
-from ros2_openpose.limbs import match_munkres, match_scipy, score_limbs
+from ros2_openpose import matching
+from ros2_openpose.limbs import score_limbs
+from ros2_openpose.matching import match_munkres, match_scipy
 from ros2_openpose.people import Person, keypoint_bbox, to_coco_results, to_openpose_json
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
 from ros2_openpose.targets import render_heatmaps, render_pafs
@@ -203,12 +205,15 @@ def test_paf_samples_equal_the_bilinearly_upsampled_map() -> None:
     up = torch.nn.functional.interpolate(pafs[None], scale_factor=STRIDE, mode="bilinear",
                                          align_corners=False)[0].numpy()
     ys, xs = torch.randint(0, 7 * STRIDE, (50,)).numpy(), torch.randint(0, 9 * STRIDE, (50,)).numpy()
-    start = (np.stack((xs, ys)).astype(np.float32) - (STRIDE - 1) / 2) / STRIDE
-    for chx, chy in ((0, 1), (2, 3)):
+    two = Skeleton("two", ("a", "b", "c"), ((0, 1), (1, 2)), ((0, 1), (2, 3)), (False, False), (), (0,) * 17)
+    field = limbs.Field(pafs.numpy(), two, [0, 1])
+    points = np.stack((xs, ys), axis=-1).astype(np.float32)[None].repeat(3, 0)  # every part at each point
+    for n, (chx, chy) in enumerate(((0, 1), (2, 3))):
         for unit, expected in (((1.0, 0.0), up[chx, ys, xs]), ((0.0, 1.0), up[chy, ys, xs])):
-            geometry = np.concatenate((start, np.zeros((2, 50)), np.tile(np.array(unit)[:, None], (1, 50))))
-            channels = np.tile(np.array([[chx * 63], [chy * 63]]), (1, 50))
-            got = limbs.line_dots(pafs.numpy().reshape(-1), (7, 9), geometry, channels, np.zeros((50, 1)))[:, 0]
+            # a zero-length segment at each point, its unit vector set by hand
+            pairs = limbs.Pairs(np.full(50, n), np.arange(50), np.arange(50), points, np.array([[0, 1], [1, 2]]), STRIDE)
+            pairs.ux, pairs.uy = np.full(50, unit[0], np.float32), np.full(50, unit[1], np.float32)
+            got = field.dots(pairs, np.zeros((50, 1), np.float32))[:, 0]
             np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 
@@ -377,9 +382,9 @@ def test_proximity_takes_only_the_peaks_no_paf_match_took() -> None:
     scores[0, 0, 0] = 0.9
     xy_a = np.array([[[0.0, 0.0], [10.0, 0.0], [50.0, 0.0]]], np.float32)
     xy_b = np.array([[[12.0, 0.0], [80.0, 0.0], [15.0, 0.0]]], np.float32)
-    matches = limbs.match_limbs(scores, [3], [3], xy_a=xy_a, xy_b=xy_b, short=8.0)
+    matches = matching.match_limbs(scores, [3], [3], xy_a=xy_a, xy_b=xy_b, short=8.0)
     assert matches == [[(0, 0, pytest.approx(0.9)), (1, 2, 0.0)]]
-    assert limbs.match_limbs(scores, [3], [3]) == [[(0, 0, pytest.approx(0.9))]]  # short = 0: off
+    assert matching.match_limbs(scores, [3], [3]) == [[(0, 0, pytest.approx(0.9))]]  # short = 0: off
 
 
 def test_weak_peaks_on_a_limb_do_not_take_its_partner() -> None:
@@ -387,8 +392,8 @@ def test_weak_peaks_on_a_limb_do_not_take_its_partner() -> None:
     # by PAF score alone the short spurious pair wins; weighed by the peaks' confidence the true one.
     scores = np.array([[[0.8, 0.95]]], np.float32)              # (limb, shoulder, elbow)
     conf_a, conf_b = np.array([[1.0]]), np.array([[1.0, 0.15]])
-    assert limbs.match_limbs(scores, [1], [2])[0] == [(0, 1, pytest.approx(0.95))]
-    assert limbs.match_limbs(scores, [1], [2], conf_a, conf_b)[0] == [(0, 0, pytest.approx(0.8))]
+    assert matching.match_limbs(scores, [1], [2])[0] == [(0, 1, pytest.approx(0.95))]
+    assert matching.match_limbs(scores, [1], [2], conf_a, conf_b)[0] == [(0, 0, pytest.approx(0.8))]
 
 
 def test_noisy_maps_keep_people_whole(all_sets: COCO) -> None:
