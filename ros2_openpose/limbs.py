@@ -16,6 +16,7 @@ it.  The pairs of all limbs are scored at once (numpy, vectorised over pairs and
 """
 from __future__ import annotations
 
+import importlib.util
 from typing import Sequence
 
 import numpy as np
@@ -28,7 +29,9 @@ from .skeletons import Skeleton
 #: count) so the fraction test stays meaningful on short limbs, at most 24.
 MIN_SAMPLES = 10
 MAX_SAMPLES = 24
-SAMPLES_PER_CELL = 1.0
+#: "numba": the compiled loop of ``limbs_kernel`` (when numba is installed), else "numpy": the passes
+#: below.  Both give the same scores (test_decode); benchmarks set this to compare them.
+KERNEL = "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 #: Pass 1 takes this many samples more than the fraction test tolerates to fail, so a wrong pair
 #: that crosses a little PAF near one end is still dropped there (measured: 2 is the fastest).
 EXTRA_PROBES = 2
@@ -55,6 +58,7 @@ class Field:
         field[:, self.h] = field[:, self.h - 1]
         field[:, :, self.w] = field[:, :, self.w - 1]
         self.flat = field.reshape(-1)
+        self.xy = field.view(np.float32).reshape(field.shape + (2,))  # (L, h+1, w+1, 2): x, y per cell
         self.row = self.w + 1
         self.plane = (self.h + 1) * self.row
 
@@ -91,7 +95,7 @@ class Pairs:
         inverse = stride / np.maximum(self.length, 1e-6)
         self.ux, self.uy = self.dx * inverse, self.dy * inverse
         # Samples: one per cell of length, within [MIN_SAMPLES, MAX_SAMPLES].
-        self.n = np.clip(np.ceil(self.length / stride * SAMPLES_PER_CELL), MIN_SAMPLES, MAX_SAMPLES)
+        self.n = np.clip(np.ceil(self.length / stride), MIN_SAMPLES, MAX_SAMPLES)
 
     def take(self, keep: np.ndarray) -> "Pairs":
         out = object.__new__(Pairs)
@@ -147,13 +151,29 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
     """
     n_limbs, p = len(limb_ids), xy.shape[1]
     scores = np.zeros((n_limbs, p, p), np.float32)
-    if n_limbs == 0 or p == 0:
+    if n_limbs == 0 or p == 0 or pafs.shape[-1] == 0 or pafs.shape[-2] == 0:
         return scores
+    if KERNEL == "numba":
+        from . import limbs_kernel
+
+        ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+        field = Field(np.asarray(pafs, np.float32), skeleton, limb_ids)
+        return limbs_kernel.score_limbs(field.xy, xy, valid, ends, config.paf_threshold, config.paf_min_fraction,
+                                        config.match_threshold, config.max_limb_length * pafs.shape[-2] * stride,
+                                        stride, MIN_SAMPLES, MAX_SAMPLES)
     scorer = Scorer(pafs, xy, skeleton, limb_ids, config, stride)
     ends = scorer.ends
     limb, ia, ib = np.nonzero(valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :])
     scores[limb, ia, ib] = scorer.score(limb, ia, ib)
     return scores
+
+
+def warm_kernel() -> None:
+    """Compile the numba kernel now (when it is used), not on the first frame with people in it."""
+    if KERNEL == "numba":
+        from . import limbs_kernel
+
+        limbs_kernel.warm()
 
 
 def _first_pass(pairs: Pairs, possible: np.ndarray, config: DecodeConfig) -> Pairs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import importlib.util
 import io
 import math
 from pathlib import Path
@@ -190,12 +191,36 @@ def test_first_pass_pruning_is_exact(all_sets: COCO, monkeypatch: pytest.MonkeyP
     config = DecodeConfig(paf_min_fraction=fraction)
     peaks = batch_peaks(heat[None], 17, config, STRIDE)
     args = (pafs, peaks.xy[0], peaks.valid[0], COCO17, COCO17.limb_ids(True), config, STRIDE)
+    monkeypatch.setattr(limbs, "KERNEL", "numpy")  # the passes, not the compiled loop
     monkeypatch.setattr(limbs, "PRUNE_FROM_PAIRS", 0)  # always prune, however few the pairs
     pruned = score_limbs(*args)
     monkeypatch.setattr(limbs, "EXTRA_PROBES", 10_000)  # more probes than samples: one full pass
     full = score_limbs(*args)
     assert (full > 0).sum() >= 100
     np.testing.assert_array_equal(pruned, full)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                    reason="needs numba (the optional extra 'fast': pip install 'ros2_openpose[fast]')")
+@pytest.mark.parametrize("overhang,noise", [(None, 0.0), (0.0, 0.0), (0.0, 0.05)])
+def test_compiled_kernel_scores_as_numpy_does(all_sets: COCO, monkeypatch: pytest.MonkeyPatch,
+                                             overhang: float | None, noise: float) -> None:
+    # limbs_kernel's loop stops sampling a pair at its first intolerable failure; the numpy passes
+    # sample everything: the same pairs must pass, with the same scores.
+    image_id = mini_id(all_sets, ELEVEN_PEOPLE)
+    info = all_sets.imgs[image_id]
+    maps = ideal_maps(annotated(all_sets, image_id, COCO17), COCO17, info["height"], info["width"], overhang)
+    heat, pafs = noisy(maps, 7, noise) if noise else maps
+    config = DecodeConfig()
+    peaks = batch_peaks(heat[None], 17, config, STRIDE)
+    args = (pafs, peaks.xy[0], peaks.valid[0], COCO17, COCO17.limb_ids(True), config, STRIDE)
+    monkeypatch.setattr(limbs, "KERNEL", "numba")
+    compiled = score_limbs(*args)
+    monkeypatch.setattr(limbs, "KERNEL", "numpy")
+    reference = score_limbs(*args)
+    assert (reference > 0).sum() >= 100
+    np.testing.assert_array_equal(compiled > 0, reference > 0)
+    np.testing.assert_allclose(compiled, reference, atol=1e-5, rtol=0)
 
 
 def test_paf_samples_equal_the_bilinearly_upsampled_map() -> None:
