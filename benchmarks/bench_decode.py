@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/bench_decode.py --peers /work/ext
     .venv/bin/python benchmarks/bench_decode.py --people 1 10 --repeats 100 --skeleton coco17
+    .venv/bin/python benchmarks/bench_decode.py --peers /work/ext --kernel numpy --geometry native
 
 The maps are the paper's rendering (``mapsets.RENDERINGS[0]``, not this project's training targets) of
 pasted crowds of real annotated people (``mapsets.pasted_crowds``, tune split), letterboxed to 368 px
 high as the estimator does.  Prints a markdown table: people found, the median decode time and its
 split into peaks / limb scoring / matching / assembly, and, with ``--peers``, trt_pose's parse
 (``peers.py``; C++ built as a torch extension) on the same coco18 maps, with the ratio of the two.
+``--kernel``: limb scoring by the compiled loop (numba, when installed) or the numpy passes.
 Both run on one thread (``torch.set_num_threads(1)``; numpy's element-wise operations use one).
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 from peers import load_peers  # noqa: E402
 
+from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
 from ros2_openpose.limbs import score_limbs  # noqa: E402
@@ -83,7 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skeleton", default="coco18", help="coco18 (the peers' layout) or coco17")
     p.add_argument("--geometry", default="368", choices=["native", "368", "184"])
     p.add_argument("--peers", type=Path, default=None, help="folder with trt_pose (peers.py); else ours alone")
+    p.add_argument("--kernel", choices=["numba", "numpy"], default=limbs.KERNEL,
+                   help=f"limb scoring: the compiled loop or the numpy passes (default here: {limbs.KERNEL})")
     args = p.parse_args(argv)
+    limbs.KERNEL = args.kernel
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     skeleton = get_skeleton(args.skeleton)
@@ -91,8 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     peers, missing = load_peers(args.peers)
     trt = peers.get("trt_pose") if skeleton.name == "coco18" else None
     crowds = pasted_crowds(load_split(DATA, "tune"), args.people, per_size=1)
-    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, paper maps, "
-          f"median of {args.repeats}, 1 thread; machine: {describe()}, load average {os.getloadavg()[0]:.1f}")
+    limbs.warm_kernel()
+    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, paper maps, limb scoring "
+          f"{args.kernel}, median of {args.repeats}, 1 thread; machine: {describe()}, load average "
+          f"{os.getloadavg()[0]:.1f}")
     if trt is None:
         print(f"trt_pose: not run ({missing.get('trt_pose', 'coco18 only')})")
     print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | "
