@@ -1,7 +1,8 @@
 """Decode and whole-frame latency with and without two CPU hogs (busy-loop processes), as ratios.
 
     .venv/bin/python benchmarks/bench_contention.py
-    .venv/bin/python benchmarks/bench_contention.py --weights ros2_openpose/data/demo_synthetic.pt --frames 30
+    .venv/bin/python benchmarks/bench_contention.py --weights ros2_openpose/data/demo_synthetic.pt --backends torch
+    .venv/bin/python benchmarks/bench_contention.py --backends          # the decode rows only
 
 A robot runs other nodes on the same cores.  This measures, on the same maps and the same frames:
 
