@@ -12,7 +12,8 @@ gives negative samples and never connects.  A candidate is kept when
 
 The PAFs are sampled bilinearly straight from the network's coarse grid (cell centres at
 ``stride*j + (stride-1)/2``), which equals sampling the bilinearly upsampled map without computing
-it.  The pairs of all limbs are scored at once (numpy, vectorised over pairs and samples).
+it.  The pairs of all limbs are scored at once: by numpy passes vectorised over pairs and samples,
+or, when numba is installed, by ``limbs_kernel``'s compiled loop (same scores; docs/decoding.md).
 """
 from __future__ import annotations
 
@@ -36,11 +37,11 @@ KERNEL = "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 #: that crosses a little PAF near one end is still dropped there (measured: 2 is the fastest).
 EXTRA_PROBES = 2
 #: Below this many candidate pairs one full pass is cheaper than two (per-operation overhead wins;
-#: measured: ~5 people).
+#: measured: about 8 people, 1,000-1,500 pairs).
 PRUNE_FROM_PAIRS = 1500
 #: Candidate pairs scored at once (bounds the sample arrays to a few tens of MB).
 PAIRS_PER_BLOCK = 1 << 16
-#: Direction bins of the first pass's can-pass maps (``_possible``).
+#: Direction bins of the first pass's can-pass masks (``_possible``).
 DIRECTIONS = 16
 
 
@@ -98,46 +99,10 @@ class Pairs:
         self.n = np.clip(np.ceil(self.length / stride), MIN_SAMPLES, MAX_SAMPLES)
 
     def take(self, keep: np.ndarray) -> "Pairs":
+        """The pairs ``keep`` indexes."""
         out = object.__new__(Pairs)
         for name, value in vars(self).items():
             setattr(out, name, value[keep])
-        return out
-
-
-class Scorer:
-    """Scores candidate pairs of one image's peaks (``score``), keeping what every round shares: the
-    complex PAF maps and, once pruning pays, the can-pass masks."""
-
-    def __init__(self, pafs: np.ndarray, xy: np.ndarray, skeleton: Skeleton, limb_ids: Sequence[int],
-                 config: DecodeConfig, stride: float = 8.0) -> None:
-        self.pafs = np.asarray(pafs, np.float32)
-        self.xy, self.skeleton, self.limb_ids = xy, skeleton, tuple(limb_ids)
-        self.config, self.stride = config, float(stride)
-        self.ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
-        self.field = Field(self.pafs, skeleton, limb_ids)
-        self.height = self.pafs.shape[-2] * self.stride
-        self._possible: np.ndarray | None = None
-
-    def score(self, limb: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-        """Scores ``(M,)`` of the pairs (peak ``ia`` of limb ``limb``'s part A, peak ``ib`` of its part B);
-        0 where a pair is rejected.
-
-        Two passes keep the work near the number of true limbs rather than of all pairs: the first
-        samples a few of each pair's own sample points, more than the fraction test lets fail, and
-        drops the pairs where too many fail already (exact: those points are among the full set); the
-        second samples the survivors fully.  In blocks, so memory stays bounded in any crowd (all pairs
-        of 500 people at once took 21 GB).
-        """
-        out = np.zeros(limb.size, np.float32)
-        for start in range(0, limb.size, PAIRS_PER_BLOCK):
-            block = slice(start, start + PAIRS_PER_BLOCK)
-            pairs = Pairs(limb[block], ia[block], ib[block], self.xy, self.ends, self.stride)
-            pairs.index = np.arange(start, start + pairs.limb.size)
-            if limb.size >= PRUNE_FROM_PAIRS:
-                if self._possible is None:
-                    self._possible = _possible(self.pafs, self.skeleton, self.limb_ids, self.config.paf_threshold)
-                pairs = _first_pass(pairs, self._possible, self.config)
-            out[pairs.index] = _second_pass(pairs, self.field, self.config, self.height)
         return out
 
 
@@ -147,24 +112,37 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
 
     ``pafs`` is ``(2L, h, w)`` float32, ``xy`` ``(K, P, 2)`` peak positions in input pixels and
     ``valid`` ``(K, P)``.  Entry ``[n, i, j]`` scores peak ``i`` of limb ``limb_ids[n]``'s part A
-    with peak ``j`` of its part B.
+    with peak ``j`` of its part B.  ``KERNEL`` says which implementation runs.
     """
     n_limbs, p = len(limb_ids), xy.shape[1]
     scores = np.zeros((n_limbs, p, p), np.float32)
     if n_limbs == 0 or p == 0 or pafs.shape[-1] == 0 or pafs.shape[-2] == 0:
         return scores
+    pafs = np.asarray(pafs, np.float32)
+    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    field = Field(pafs, skeleton, limb_ids)
+    height = pafs.shape[-2] * stride
     if KERNEL == "numba":
         from . import limbs_kernel
 
-        ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
-        field = Field(np.asarray(pafs, np.float32), skeleton, limb_ids)
         return limbs_kernel.score_limbs(field.xy, xy, valid, ends, config.paf_threshold, config.paf_min_fraction,
-                                        config.match_threshold, config.max_limb_length * pafs.shape[-2] * stride,
-                                        stride, MIN_SAMPLES, MAX_SAMPLES)
-    scorer = Scorer(pafs, xy, skeleton, limb_ids, config, stride)
-    ends = scorer.ends
+                                        config.match_threshold, config.max_limb_length * height, stride,
+                                        MIN_SAMPLES, MAX_SAMPLES)
     limb, ia, ib = np.nonzero(valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :])
-    scores[limb, ia, ib] = scorer.score(limb, ia, ib)
+    possible = None
+    # Two passes keep the work near the number of true limbs rather than of all pairs: the first
+    # samples a few of each pair's own sample points, more than the fraction test lets fail, and drops
+    # the pairs where too many fail already (exact: those points are among the full set); the second
+    # samples the survivors fully.  In blocks, so memory stays bounded in any crowd (all pairs of 500
+    # people at once took 21 GB).
+    for start in range(0, limb.size, PAIRS_PER_BLOCK):
+        block = slice(start, start + PAIRS_PER_BLOCK)
+        pairs = Pairs(limb[block], ia[block], ib[block], xy, ends, stride)
+        if limb.size >= PRUNE_FROM_PAIRS:
+            if possible is None:
+                possible = _possible(pafs, skeleton, tuple(limb_ids), config.paf_threshold)
+            pairs = _first_pass(pairs, possible, config)
+        scores[pairs.limb, pairs.ia, pairs.ib] = _second_pass(pairs, field, config, height)
     return scores
 
 
