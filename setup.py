@@ -29,6 +29,7 @@ setup(
     install_requires=["torch", "numpy", "opencv-python-headless", "scipy", "tqdm", "pycocotools", "pyyaml"],
     extras_require={
         "onnx": ["onnx", "onnxscript", "onnxruntime"],  # export (onnx + onnxscript) and inference (onnxruntime)
+        "fast": ["numba"],                               # the decode's compiled limb scoring (limbs_kernel.py)
         "train": ["tensorboard"],                        # optional training curves
         "test": ["pytest", "munkres"],                   # munkres: the reference matcher the tests compare with
         "teacher": ["tensorflow-cpu"],                   # training.teacher only (offline data preparation)

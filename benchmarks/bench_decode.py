@@ -2,12 +2,14 @@
 
     .venv/bin/python benchmarks/bench_decode.py --peers /work/ext
     .venv/bin/python benchmarks/bench_decode.py --people 1 10 --repeats 100 --skeleton coco17
+    .venv/bin/python benchmarks/bench_decode.py --peers /work/ext --kernel numpy --geometry native
 
 The maps are the paper's rendering (``mapsets.RENDERINGS[0]``, not this project's training targets) of
 pasted crowds of real annotated people (``mapsets.pasted_crowds``, tune split), letterboxed to 368 px
 high as the estimator does.  Prints a markdown table: people found, the median decode time and its
 split into peaks / limb scoring / matching / assembly, and, with ``--peers``, trt_pose's parse
 (``peers.py``; C++ built as a torch extension) on the same coco18 maps, with the ratio of the two.
+``--kernel``: limb scoring by the compiled loop (numba, when installed) or the numpy passes.
 Both run on one thread (``torch.set_num_threads(1)``; numpy's element-wise operations use one).
 """
 from __future__ import annotations
@@ -29,9 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 from peers import load_peers  # noqa: E402
+from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
-from ros2_openpose.limbs import match_limbs, score_limbs  # noqa: E402
+from ros2_openpose.limbs import score_limbs  # noqa: E402
+from ros2_openpose.matching import match_limbs  # noqa: E402
 from ros2_openpose.people import assemble  # noqa: E402
 from ros2_openpose.skeletons import Skeleton, get_skeleton  # noqa: E402
 
@@ -64,7 +68,8 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
         t1 = time.perf_counter()
         scores = score_limbs(pafs, xy, peaks.valid[0, :, :p], skeleton, limb_ids, config, 8)
         t2 = time.perf_counter()
-        matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]])
+        matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]],
+                              xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]], short=config.short_limb * 8)
         t3 = time.perf_counter()
         assemble(xy, score, counts, matches, limb_ids, skeleton, config)
         t4 = time.perf_counter()
@@ -80,7 +85,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skeleton", default="coco18", help="coco18 (the peers' layout) or coco17")
     p.add_argument("--geometry", default="368", choices=["native", "368", "184"])
     p.add_argument("--peers", type=Path, default=None, help="folder with trt_pose (peers.py); else ours alone")
+    p.add_argument("--kernel", choices=["numba", "numpy"], default=limbs.KERNEL,
+                   help=f"limb scoring: the compiled loop or the numpy passes (default here: {limbs.KERNEL})")
     args = p.parse_args(argv)
+    limbs.KERNEL = args.kernel
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     skeleton = get_skeleton(args.skeleton)
@@ -88,14 +96,16 @@ def main(argv: list[str] | None = None) -> None:
     peers, missing = load_peers(args.peers)
     trt = peers.get("trt_pose") if skeleton.name == "coco18" else None
     crowds = pasted_crowds(load_split(DATA, "tune"), args.people, per_size=1)
-    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, paper maps, "
-          f"median of {args.repeats}, 1 thread; machine: {describe()}, load average {os.getloadavg()[0]:.1f}")
+    limbs.warm_kernel()
+    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, paper maps, limb scoring "
+          f"{args.kernel}, median of {args.repeats}, 1 thread; machine: {describe()}, load average "
+          f"{os.getloadavg()[0]:.1f}")
     if trt is None:
         print(f"trt_pose: not run ({missing.get('trt_pose', 'coco18 only')})")
     print("\n| people | found | cells | decode ms | peaks | limbs | match | people | trt_pose ms | found | "
           "ours / trt_pose |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n, scene in zip(args.people, crowds.scenes, strict=True):  # per_size=1: one crowd per size
+    for n, scene in zip(args.people, crowds.scenes, strict=True):
         box = letterbox(scene, args.geometry)
         heat, pafs = (box.crop(m) for m in scene_maps(scene, RENDERINGS[0], skeleton, box))
         heat, pafs = np.ascontiguousarray(heat), np.ascontiguousarray(pafs)

@@ -9,7 +9,9 @@ Rows: split (``tune`` / ``held-out`` real sets, and their pasted crowds of 1-60 
 (native, 368, 184) x rendering (``mapsets.RENDERINGS``) and, with ``--weights``, the model's own maps
 of the real photos.  Columns: the decoders, each as AP / ceiling (COCO keypoint AP, OKS 0.50:0.95,
 up to 100 people per image), where the ceiling is the AP of the ground truth split into the pieces the
-skeleton's limbs connect (``ceiling.py``).  All decoders get the same maps: ours on coco18 (the peers'
+skeleton's limbs connect (``ceiling.py``).  The peak bound is the same pieces drawn from our peaks
+(a perfect grouping of the peaks found): what no grouping could beat on those maps.
+All decoders get the same maps: ours on coco18 (the peers'
 layout) and on coco17 (23 limbs; its own ceiling), the peers from ``--peers DIR`` (see ``peers.py``);
 a peer that is absent is named with the reason.  The median decode time per image is printed beside
 each cell (1 thread, the machine's load as it was).
@@ -31,11 +33,23 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # runs from a checkout, uninstalled
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from mapsets import GEOMETRIES, RENDERINGS, SPLITS, SceneSet, coco_ap, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
+from mapsets import (  # noqa: E402
+    GEOMETRIES,
+    RENDERINGS,
+    SPLITS,
+    STRIDE,
+    SceneSet,
+    coco_ap,
+    letterbox,
+    load_split,
+    pasted_crowds,
+    scene_maps,
+)
 from peers import load_peers  # noqa: E402
+from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.ceiling import ceiling_people  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
-from ros2_openpose.decode import decode  # noqa: E402
+from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
 from ros2_openpose.estimator import to_image  # noqa: E402
 from ros2_openpose.people import Person, keypoint_bbox, to_coco_results  # noqa: E402
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton  # noqa: E402
@@ -76,6 +90,28 @@ def score_cell(scenes: SceneSet, maps: dict, skeleton: Skeleton, run, raw_score:
         else:
             results += to_coco_results(people, skeleton, scene.image_id)
     return coco_ap(scenes.coco, results), statistics.median(times)
+
+
+def peak_bound(scenes: SceneSet, maps: dict, skeleton: Skeleton, config: DecodeConfig) -> float:
+    """AP of the ceiling's pieces drawn from our peaks: each labelled keypoint moved to the nearest peak
+    of its part within 1.5 cells (dropped when none), i.e. a perfect grouping of the peaks found.
+    What no grouping can beat on these maps: the peaks' share of the gap to the ceiling."""
+    results = []
+    for scene in scenes.scenes:
+        heat, _, box = maps[scene.image_id]
+        peaks = batch_peaks(box.crop(heat)[None], skeleton.num_keypoints, config, STRIDE)
+        pieces = ceiling_people(skeleton.from_coco17(scene.keypoints), skeleton, skeleton.limb_ids(True), 1)
+        found = []
+        for piece in pieces:
+            kps = piece.keypoints.copy()
+            for k in np.flatnonzero(kps[:, 2] > 0):
+                xy = box.to_image(peaks.xy[0, k][peaks.valid[0, k]])
+                d = np.hypot(*(xy - kps[k, :2]).T) if len(xy) else np.array([np.inf])
+                kps[k] = (*xy[d.argmin()], 1.0) if d.min() <= 1.5 * STRIDE / box.scale_y else (np.nan, np.nan, 0.0)
+            if (kps[:, 2] > 0).sum() >= config.min_parts:
+                found.append(Person(kps, 1.0, keypoint_bbox(kps)))
+        results += to_coco_results(found, skeleton, scene.image_id)
+    return coco_ap(scenes.coco, results)
 
 
 def ceiling(scenes: SceneSet, skeleton: Skeleton, min_parts: int) -> float:
@@ -139,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     decoders = {"ours coco18": (COCO18, ours(COCO18, config), False),
                 "ours coco17": (COCO17, ours(COCO17, config), False),
                 **{name: (COCO18, run, True) for name, run in peers.items()}}
-    print(f"machine: {describe()}, load average {os.getloadavg()[0]:.1f} at start")
+    epoch = ""
+    if args.weights:
+        saved = torch.load(args.weights, map_location="cpu", weights_only=False)
+        epoch = f" (epoch {saved['epoch']})" if isinstance(saved, dict) and "epoch" in saved else ""
+    print(f"machine: {describe()}, limb scoring {limbs.KERNEL}, load average {os.getloadavg()[0]:.1f} at start")
     for name, why in missing.items():
         print(f"peer {name}: ABSENT ({why})")
     print("\ncells: AP / ceiling (median decode ms per image); ceiling AP per skeleton in the last columns\n")
     names = list(decoders)
-    print("| split | geometry | maps | " + " | ".join(names) + " | ceiling coco18 | ceiling coco17 |")
-    print("|---|---|---|" + "---:|" * (len(names) + 2))
+    print("| split | geometry | maps | " + " | ".join(names) + " | peak bound coco18 | peak bound coco17 | "
+          "ceiling coco18 | ceiling coco17 |")
+    print("|---|---|---|" + "---:|" * (len(names) + 4))
     renderings = [r for r in RENDERINGS if r.name in args.renderings]
     for split in args.splits:
         base = load_split(args.data, split)
@@ -156,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows = [(r.name, lambda s, r=r, scenes=scenes, geometry=geometry: rendered(scenes, r, s, geometry))
                         for r in renderings]
                 if args.weights and all(sc.path for sc in scenes.scenes):
-                    rows.append((f"model {Path(args.weights).name}", lambda s, scenes=scenes, geometry=geometry:
+                    rows.append((f"model {Path(args.weights).name}{epoch}",
+                                 lambda s, scenes=scenes, geometry=geometry:
                                  model_maps(args.weights, scenes, geometry, s)))
                 for label, make in rows:
                     maps = {s.name: make(s) for s in (COCO18, COCO17)}  # one row's maps at a time
@@ -167,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                             continue
                         ap, ms = score_cell(scenes, maps[skeleton.name], skeleton, run, raw)
                         cells.append(f"{ap / ceilings[skeleton.name]:.3f} ({ms:.1f})")
+                    for s in (COCO18, COCO17):
+                        cells.append(f"{peak_bound(scenes, maps[s.name], s, config) / ceilings[s.name]:.3f}"
+                                     if maps[s.name] else "not run")
                     print(f"| {scenes.name} | {geometry} | {label} | " + " | ".join(cells) +
                           f" | {ceilings['coco18']:.3f} | {ceilings['coco17']:.3f} |", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")

@@ -23,6 +23,7 @@ class DecodeConfig:
     max_peaks: int = 1024           # cap on peaks kept per keypoint type (all are kept below it; a warning
                                     # says when it binds)
     max_limb_length: float = 0.5    # limbs longer than this fraction of the image height are penalised
+    short_limb: float = 1.0         # cells: peaks no PAF match took are paired by proximity below this
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {
@@ -34,6 +35,7 @@ class DecodeConfig:
         "paf_min_fraction": (0.0, 1.0),
         "max_peaks": (1, 4096),
         "max_limb_length": (0.01, 10.0),
+        "short_limb": (0.0, 4.0),
     }
 
     def validated(self) -> DecodeConfig:

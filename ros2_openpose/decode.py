@@ -11,8 +11,8 @@ Steps (docs/decoding.md explains the choices and has the timings):
 
 1. peaks (``peaks.py``): NMS on the coarse heatmaps, every peak kept, log-parabola sub-cell fit
    (``config.upsample_heatmaps`` instead upsamples the heatmaps bicubically by ``stride`` first);
-2. limb candidates (``limbs.py``): every pair of every limb scored by bilinear samples of the
-   coarse PAFs; Munkres-optimal one-to-one matching per limb;
+2. limbs (``limbs.py``, ``matching.py``): every candidate pair scored by bilinear samples of the
+   coarse PAFs; optimal one-to-one matching per limb; limbs shorter than a cell by proximity;
 3. people (``people.py``): greedy assembly across limbs, extra limbs as evidence.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import DecodeConfig
-from .limbs import match_limbs, score_limbs
+from .limbs import score_limbs
+from .matching import match_limbs
 from .peaks import Peaks, find_peaks
 from .people import Person, assemble
 from .skeletons import Skeleton, get_skeleton
@@ -97,6 +98,7 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
         xy, score = peaks.xy[b, :, :p], peaks.score[b, :, :p]
         scores = score_limbs(pf[b], xy, peaks.valid[b, :, :p], skeleton, limb_ids, config, float(stride))
         matches = match_limbs(scores, counts[b][ends[:, 0]], counts[b][ends[:, 1]], score[ends[:, 0]],
-                              score[ends[:, 1]])
+                              score[ends[:, 1]], xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]],
+                              short=config.short_limb * stride)
         results.append(assemble(xy, score, counts[b], matches, limb_ids, skeleton, config))
     return results

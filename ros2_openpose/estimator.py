@@ -21,6 +21,7 @@ from .config import DecodeConfig
 from .decode import decode
 from .device import resolve_device
 from .image import as_bgr
+from .limbs import warm_kernel
 from .maps import infer_maps
 from .models import ModelInfo, load_model, network_info
 from .people import Person, keypoint_bbox
@@ -96,7 +97,9 @@ class PoseEstimator:
 
     def warmup(self, image_size: tuple[int, int] | None = None, iterations: int = 1) -> float:
         """Run the full pipeline on a black image (default 4:3 at input_size) so that lazy CUDA/cuDNN
-        set-up is paid before the first real frame; returns the seconds the last run took."""
+        set-up and the decode's compiled kernel (``limbs.warm_kernel``; a black image has no limbs to
+        score) are paid before the first real frame; returns the seconds the last run took."""
+        warm_kernel()
         h, w = image_size or (self.input_size, round(self.input_size * 4 / 3))
         image = np.zeros((h, w, 3), np.uint8)
         seconds = 0.0

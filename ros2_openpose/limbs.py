@@ -1,4 +1,4 @@
-"""Peaks -> limbs: score every candidate pair of every limb in one batch on the device, then match.
+"""Peaks -> limb candidates: the PAF score of candidate pairs of peaks (``matching.py`` matches them).
 
 A candidate is a pair (peak of part A, peak of part B) of a limb A->B.  Its score is the line
 integral of the limb's PAF along the segment: the mean over sample points of ``dot(PAF(p), u)``
@@ -12,16 +12,15 @@ gives negative samples and never connects.  A candidate is kept when
 
 The PAFs are sampled bilinearly straight from the network's coarse grid (cell centres at
 ``stride*j + (stride-1)/2``), which equals sampling the bilinearly upsampled map without computing
-it.  Every pair of every limb is scored at once (numpy, vectorised over pairs and samples); then
-each limb is matched one-to-one.
+it.  The pairs of all limbs are scored at once: by numpy passes vectorised over pairs and samples,
+or, when numba is installed, by ``limbs_kernel``'s compiled loop (same scores; docs/decoding.md).
 """
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .config import DecodeConfig
 from .skeletons import Skeleton
@@ -31,15 +30,80 @@ from .skeletons import Skeleton
 #: count) so the fraction test stays meaningful on short limbs, at most 24.
 MIN_SAMPLES = 10
 MAX_SAMPLES = 24
-SAMPLES_PER_CELL = 1.0
+#: "numba": the compiled loop of ``limbs_kernel`` (when numba is installed), else "numpy": the passes
+#: below.  Both give the same scores (test_decode); benchmarks set this to compare them.
+KERNEL = "numba" if importlib.util.find_spec("numba") is not None else "numpy"
 #: Pass 1 takes this many samples more than the fraction test tolerates to fail, so a wrong pair
 #: that crosses a little PAF near one end is still dropped there (measured: 2 is the fastest).
 EXTRA_PROBES = 2
 #: Below this many candidate pairs one full pass is cheaper than two (per-operation overhead wins;
-#: measured: ~5 people).
-PRUNE_FROM_PAIRS = 600
+#: measured: about 8 people, 1,000-1,500 pairs).
+PRUNE_FROM_PAIRS = 1500
 #: Candidate pairs scored at once (bounds the sample arrays to a few tens of MB).
 PAIRS_PER_BLOCK = 1 << 16
+#: Direction bins of the first pass's can-pass masks (``_possible``).
+DIRECTIONS = 16
+
+
+class Field:
+    """The used limbs' PAFs as one complex map per limb, ``x + i*y``, padded by a copy of the last row
+    and column: one gather reads both components of a cell, and a bilinear block's right and lower
+    corners always exist (at the border they repeat it, as an upsampled map's edge would)."""
+
+    def __init__(self, pafs: np.ndarray, skeleton: Skeleton, limb_ids: Sequence[int]) -> None:
+        channels = np.array([skeleton.paf_channels[i] for i in limb_ids], np.int64).reshape(-1, 2).T
+        n, self.h, self.w = len(limb_ids), pafs.shape[-2], pafs.shape[-1]
+        field = np.empty((n, self.h + 1, self.w + 1), np.complex64)
+        field.real[:, :self.h, :self.w] = pafs[channels[0]]
+        field.imag[:, :self.h, :self.w] = pafs[channels[1]]
+        field[:, self.h] = field[:, self.h - 1]
+        field[:, :, self.w] = field[:, :, self.w - 1]
+        self.flat = field.reshape(-1)
+        self.xy = field.view(np.float32).reshape((*field.shape, 2))  # (L, h+1, w+1, 2): x, y per cell
+        self.row = self.w + 1
+        self.plane = (self.h + 1) * self.row
+
+    def dots(self, pairs: Pairs, t: np.ndarray) -> np.ndarray:
+        """``dot(PAF(start + t*step), unit)`` ``(M, S)`` for pairs ``(M,)`` and fractions ``t`` ``(M, S)``,
+        the PAF sampled bilinearly from the coarse grid.  Points outside the grid take the border
+        cells' values (as an upsampled map's edge would)."""
+        x = np.clip(pairs.x[:, None] + t * pairs.dx[:, None], 0, self.w - 1)
+        y = np.clip(pairs.y[:, None] + t * pairs.dy[:, None], 0, self.h - 1)
+        x0, y0 = x.astype(np.int32), y.astype(np.int32)  # floor: both are >= 0
+        fx, fy = x - x0, y - y0
+        base = pairs.limb[:, None] * self.plane + y0 * self.row + x0
+        f = self.flat
+        top = f[base]
+        top += (f[base + 1] - top) * fx
+        bottom = f[base + self.row]
+        bottom += (f[base + self.row + 1] - bottom) * fx
+        top += (bottom - top) * fy
+        return top.real * pairs.ux[:, None] + top.imag * pairs.uy[:, None]
+
+
+class Pairs:
+    """Candidate pairs ``(limb, ia, ib)`` and their segments in cell units (cell (i, j) at (j, i))."""
+
+    def __init__(self, limb: np.ndarray, ia: np.ndarray, ib: np.ndarray, xy: np.ndarray, ends: np.ndarray,
+                 stride: float) -> None:
+        self.limb, self.ia, self.ib = limb.astype(np.int32), ia, ib
+        a = xy[ends[limb, 0], ia]  # (M, 2) input pixels
+        d = (xy[ends[limb, 1], ib] - a) / stride
+        a = (a - (stride - 1) / 2.0) / stride
+        self.x, self.y = a[:, 0].copy(), a[:, 1].copy()
+        self.dx, self.dy = d[:, 0].copy(), d[:, 1].copy()
+        self.length = np.hypot(self.dx, self.dy) * stride  # input pixels
+        inverse = stride / np.maximum(self.length, 1e-6)
+        self.ux, self.uy = self.dx * inverse, self.dy * inverse
+        # Samples: one per cell of length, within [MIN_SAMPLES, MAX_SAMPLES].
+        self.n = np.clip(np.ceil(self.length / stride), MIN_SAMPLES, MAX_SAMPLES)
+
+    def take(self, keep: np.ndarray) -> Pairs:
+        """The pairs ``keep`` indexes."""
+        out = object.__new__(Pairs)
+        for name, value in vars(self).items():
+            setattr(out, name, value[keep])
+        return out
 
 
 def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: Skeleton,
@@ -48,184 +112,117 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
 
     ``pafs`` is ``(2L, h, w)`` float32, ``xy`` ``(K, P, 2)`` peak positions in input pixels and
     ``valid`` ``(K, P)``.  Entry ``[n, i, j]`` scores peak ``i`` of limb ``limb_ids[n]``'s part A
-    with peak ``j`` of its part B.
-
-    Two passes keep the work near the number of true limbs rather than of all pairs (which grows
-    with the square of the people): the first samples a few of each pair's own sample points, more
-    than the fraction test lets fail, and drops the pairs where too many fail already (exact: those
-    points are among the full set); the second samples the survivors fully.
+    with peak ``j`` of its part B.  ``KERNEL`` says which implementation runs.
     """
     n_limbs, p = len(limb_ids), xy.shape[1]
     scores = np.zeros((n_limbs, p, p), np.float32)
-    if n_limbs == 0 or p == 0:
+    if n_limbs == 0 or p == 0 or pafs.shape[-1] == 0 or pafs.shape[-2] == 0:
         return scores
-    ends, offsets = _limb_arrays(skeleton, tuple(limb_ids), pafs.shape[-2] * pafs.shape[-1])
-    # Candidates: only the pairs of valid peaks.
-    pair_ok = valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :]
-    limb, ia, ib = np.nonzero(pair_ok)
-    if limb.size == 0:
-        return scores
-    # In blocks of pairs: memory stays bounded however large the crowd (all pairs of 500 people at
-    # once took 21 GB).
+    pafs = np.asarray(pafs, np.float32)
+    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    field = Field(pafs, skeleton, limb_ids)
+    height = pafs.shape[-2] * stride
+    if KERNEL == "numba":
+        from . import limbs_kernel
+
+        return limbs_kernel.score_limbs(field.xy, xy, valid, ends, config.paf_threshold, config.paf_min_fraction,
+                                        config.match_threshold, config.max_limb_length * height, stride,
+                                        MIN_SAMPLES, MAX_SAMPLES)
+    limb, ia, ib = np.nonzero(valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :])
+    possible = None
+    # Two passes keep the work near the number of true limbs rather than of all pairs: the first
+    # samples a few of each pair's own sample points, more than the fraction test lets fail, and drops
+    # the pairs where too many fail already (exact: those points are among the full set); the second
+    # samples the survivors fully.  In blocks, so memory stays bounded in any crowd (all pairs of 500
+    # people at once took 21 GB).
     for start in range(0, limb.size, PAIRS_PER_BLOCK):
         block = slice(start, start + PAIRS_PER_BLOCK)
-        _score_pairs(scores, pafs, xy, ends, offsets, limb[block], ia[block], ib[block], skeleton, limb_ids,
-                     config, stride)
+        pairs = Pairs(limb[block], ia[block], ib[block], xy, ends, stride)
+        if limb.size >= PRUNE_FROM_PAIRS:
+            if possible is None:
+                possible = _possible(pafs, skeleton, tuple(limb_ids), config.paf_threshold)
+            pairs = _first_pass(pairs, possible, config)
+        scores[pairs.limb, pairs.ia, pairs.ib] = _second_pass(pairs, field, config, height)
     return scores
 
 
-def _score_pairs(scores: np.ndarray, pafs: np.ndarray, xy: np.ndarray, ends: np.ndarray, offsets: np.ndarray,
-                 limb: np.ndarray, ia: np.ndarray, ib: np.ndarray, skeleton: Skeleton, limb_ids: Sequence[int],
-                 config: DecodeConfig, stride: float) -> None:
-    """Score the candidate pairs ``(limb, ia, ib)`` into ``scores`` (see ``score_limbs``)."""
-    a = xy[ends[limb, 0], ia]  # (M, 2)
-    d = xy[ends[limb, 1], ib] - a
-    length = np.hypot(d[:, 0], d[:, 1])
-    n = np.clip(np.ceil(length / stride * SAMPLES_PER_CELL), MIN_SAMPLES, MAX_SAMPLES)
-    # (6, M) per pair: start, step (cell units), unit vector; rows stay contiguous so that (M, 1)
-    # broadcasts are cheap.  (2, M): where the pair's x / y PAF channels start in the flat maps.
-    half = (stride - 1) / 2.0
-    geometry = np.concatenate(((a.T - half) / stride, d.T / stride, d.T / np.maximum(length, 1e-6)))
-    channels = offsets[:, limb]
-    flat = np.ascontiguousarray(pafs, np.float32).reshape(-1)
-    hw = pafs.shape[1:]
+def warm_kernel() -> None:
+    """Compile the numba kernel now (when it is used), not on the first frame with people in it."""
+    if KERNEL == "numba":
+        from . import limbs_kernel
 
-    # Pass 1: q evenly spread samples, EXTRA_PROBES more than the fraction test lets fail, each
-    # looked up in a map of where a sample can pass at all (one gather instead of eight).
+        limbs_kernel.warm()
+
+
+def _first_pass(pairs: Pairs, possible: np.ndarray, config: DecodeConfig) -> Pairs:
+    """The pairs that may pass the fraction test: q of each pair's own samples, EXTRA_PROBES more than
+    the test lets fail, each looked up in the can-pass masks (one gather instead of four)."""
+    n = pairs.n
     allowed = n - np.ceil(n * config.paf_min_fraction - 1e-6)
-    q = int(allowed.max()) + 1 + EXTRA_PROBES
-    if q < int(n.max()) and limb.size >= PRUNE_FROM_PAIRS:
-        j = np.arange(1, q + 1, dtype=np.float32)
-        index = np.round((n[:, None] - 1) * (j / (q + 1)))  # sample numbers among the pair's n
-        possible = _possible(pafs, skeleton, tuple(limb_ids), config.paf_threshold)
-        fails = ~_lookup(possible, limb, geometry, index / (n[:, None] - 1))
-        fails[:, 1:] &= index[:, 1:] != index[:, :-1]  # a short pair may get a sample twice: count once
-        alive = np.flatnonzero(fails.sum(1) <= allowed)
-        if alive.size == 0:
-            return
-        limb, ia, ib, n, length = limb[alive], ia[alive], ib[alive], n[alive], length[alive]
-        geometry, channels = geometry[:, alive], channels[:, alive]
+    q = int(allowed.max(initial=0)) + 1 + EXTRA_PROBES
+    if q >= int(n.max(initial=0)):
+        return pairs
+    j = np.arange(1, q + 1, dtype=np.float32)
+    index = np.round((n[:, None] - 1) * (j / (q + 1)))  # sample numbers among the pair's n
+    fails = ~_lookup(possible, pairs, index / (n[:, None] - 1))
+    fails[:, 1:] &= index[:, 1:] != index[:, :-1]  # a short pair may get a sample twice: count once
+    return pairs.take(np.flatnonzero(fails.sum(1) <= allowed))
 
-    # Pass 2: all n samples of the survivors.
+
+def _second_pass(pairs: Pairs, field: Field, config: DecodeConfig, height: float) -> np.ndarray:
+    """All n samples of each pair: the fraction test, the length penalty; the pairs' scores (0: rejected)."""
+    if pairs.limb.size == 0:
+        return np.zeros(0, np.float32)
+    n = pairs.n
     steps = np.arange(int(n.max()), dtype=np.float32)
-    used = steps[None, :] < n[:, None]  # (M', S): the first n[m] samples of pair m
-    dots = line_dots(flat, hw, geometry, channels, np.minimum(steps[None, :] / (n[:, None] - 1), 1.0))
+    used = steps[None, :] < n[:, None]  # (M, S): the first n[m] samples of pair m
+    dots = field.dots(pairs, np.minimum(steps[None, :] / (n[:, None] - 1), 1.0))
     supported = ((dots > config.paf_threshold) & used).sum(1) / n
     mean = (dots * used).sum(1) / n
-    height = hw[0] * stride
-    penalty = np.minimum(config.max_limb_length * height / np.maximum(length, 1e-6) - 1.0, 0.0)
+    penalty = np.minimum(config.max_limb_length * height / np.maximum(pairs.length, 1e-6) - 1.0, 0.0)
     score = mean + penalty
     ok = (supported >= config.paf_min_fraction) & (score > 0) & (score >= config.match_threshold) \
-        & (length > 1e-6)
-    scores[limb, ia, ib] = np.where(ok, score, 0.0)
-
-
-@lru_cache(maxsize=64)
-def _limb_arrays(skeleton: Skeleton, limb_ids: tuple[int, ...], cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per used limb: its end parts ``(L, 2)``, and where its x / y PAF start in the flat maps ``(2, L)``."""
-    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
-    channels = np.array([skeleton.paf_channels[i] for i in limb_ids], np.int64).reshape(-1, 2)
-    return ends, channels.T * cells
+        & (pairs.length > 1e-6)
+    return np.where(ok, score, 0.0)
 
 
 def _possible(pafs: np.ndarray, skeleton: Skeleton, limb_ids: tuple[int, ...], threshold: float) -> np.ndarray:
-    """``(L, h, w)`` bool: can a sample whose bilinear cell block starts at cell (i, j) exceed ``threshold``?
+    """``(L, h, w)`` bit masks: bit ``d`` says whether a sample of a pair pointing in direction bin ``d``
+    (of ``DIRECTIONS``) whose bilinear cell block starts at cell (i, j) can exceed ``threshold``.
 
-    A bilinear blend of four vectors is no longer than the longest of them, and its dot product with
-    a unit vector no larger, so where no corner's PAF is longer than the threshold every sample fails.
+    A bilinear blend of four vectors dotted with a unit vector ``u`` is at most the largest of the
+    corners' dot products, and a corner ``v`` (length ``r``, angle ``phi``) gives more than the
+    threshold only if ``u`` lies within ``arccos(threshold / r)`` of ``phi``.  Bin ``d`` holds the
+    directions within half a bin of its centre, so a cell is marked for every bin whose centre lies
+    within that angle plus half a bin of ``phi``: unmarked, every sample fails for sure.  In a crowd
+    this drops the pairs that cross other people's limbs at an angle, not only those over empty cells.
     """
     channels = np.array([skeleton.paf_channels[i] for i in limb_ids]).T
-    norm = np.hypot(pafs[channels[0]], pafs[channels[1]]) > threshold
-    block = norm.copy()
-    block[:, :, :-1] |= norm[:, :, 1:]   # the corner to the right (clamped at the border)
-    block[:, :-1] |= block[:, 1:]        # and the row below
+    vx, vy = pafs[channels[0]], pafs[channels[1]]
+    norm = np.hypot(vx, vy)
+    limb, y, x = np.nonzero(norm > threshold)
+    bin_width = 2 * np.pi / DIRECTIONS
+    reach = 0.5 * bin_width + np.arccos(np.minimum(threshold / norm[limb, y, x], 1.0)) + 1e-4  # + rounding
+    phi = np.arctan2(vy[limb, y, x], vx[limb, y, x])
+    first = np.ceil((phi - reach) / bin_width).astype(np.int64)   # the bins first..last, circularly
+    count = np.floor((phi + reach) / bin_width).astype(np.int64) - first + 1
+    run = (np.int64(1) << np.minimum(count, DIRECTIONS)) - 1
+    shift = first % DIRECTIONS
+    full = (1 << DIRECTIONS) - 1
+    masks = np.zeros(norm.shape, np.int64)
+    masks[limb, y, x] = ((run << shift) | (run >> (DIRECTIONS - shift))) & full
+    block = masks.copy()
+    block[..., :-1] |= masks[..., 1:]        # the corner to the right (clamped at the border)
+    block[..., :-1, :] |= block[..., 1:, :]  # and the row below
     return block
 
 
-def _lookup(possible: np.ndarray, limb: np.ndarray, geometry: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """``possible`` at the cell block of each sample ``start + t * step`` (positions as in ``line_dots``)."""
+def _lookup(possible: np.ndarray, pairs: Pairs, t: np.ndarray) -> np.ndarray:
+    """Whether ``possible`` marks the cell block of each sample ``start + t * step`` (positions as in
+    ``Field.dots``) for the direction bin of the pair's unit vector."""
     _, h, w = possible.shape
-    x = np.clip(geometry[0, :, None] + t * geometry[2, :, None], 0, w - 1).astype(np.int64)
-    y = np.clip(geometry[1, :, None] + t * geometry[3, :, None], 0, h - 1).astype(np.int64)
-    return possible.reshape(-1)[(limb[:, None] * h + y) * w + x]
-
-
-def line_dots(flat: np.ndarray, hw: Sequence[int], geometry: np.ndarray, channels: np.ndarray,
-              t: np.ndarray) -> np.ndarray:
-    """``dot(PAF(start + t*step), unit)`` ``(M, S)``, the PAF sampled bilinearly from the coarse grid.
-
-    ``flat`` is the PAF maps flattened; ``geometry`` rows are start x, y and step x, y in cell units
-    (cell ``(i, j)`` at ``(j, i)``) and the unit vector x, y; ``channels`` rows the offsets of each
-    pair's x and y channel in ``flat``.  Points outside the grid take the border cells' values (as
-    an upsampled map's edge would).  Bilinear is linear, so each corner's dot product is blended
-    rather than its vector.
-    """
-    h, w = int(hw[0]), int(hw[1])
-    x = np.clip(geometry[0, :, None] + t * geometry[2, :, None], 0, w - 1)
-    y = np.clip(geometry[1, :, None] + t * geometry[3, :, None], 0, h - 1)
-    x0, y0 = np.floor(x), np.floor(y)
-    fx, fy = (x - x0).astype(np.float32), (y - y0).astype(np.float32)
-    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    row0 = y0 * w + channels[0, :, None]
-    row1 = y1 * w + channels[0, :, None]
-    ix = np.stack((row0 + x0, row0 + x1, row1 + x0, row1 + x1))  # (4, M, S): x channel
-    iy = ix + (channels[1] - channels[0])[:, None]                # same cells, y channel
-    ux, uy = geometry[4, :, None].astype(np.float32), geometry[5, :, None].astype(np.float32)
-    d00, d01, d10, d11 = flat[ix] * ux + flat[iy] * uy
-    top = d00 + (d01 - d00) * fx
-    return top + (d10 + (d11 - d10) * fx - top) * fy
-
-
-def match_scipy(scores: np.ndarray) -> list[tuple[int, int, float]]:
-    """One-to-one matches ``(i, j, score)`` maximising the total score; 0 entries never match.
-
-    A zero entry is "no candidate": a maximum-weight assignment of the full matrix restricted to its
-    positive entries is a maximum-weight matching of the candidates, so no special handling is needed.
-    """
-    if scores.size == 0 or not (scores > 0).any():
-        return []
-    rows, cols = linear_sum_assignment(scores, maximize=True)
-    return [(int(i), int(j), float(scores[i, j])) for i, j in zip(rows, cols, strict=True) if scores[i, j] > 0]
-
-
-def match_munkres(scores: np.ndarray) -> list[tuple[int, int, float]]:
-    """The same matching with the ``munkres`` package (pure Python; the reference for the tests)."""
-    from munkres import Munkres
-
-    if scores.size == 0 or not (scores > 0).any():
-        return []
-    top = float(scores.max())
-    cost = (top - scores).tolist()  # minimising top - score maximises the score
-    pairs = Munkres().compute(cost)
-    return [(int(i), int(j), float(scores[i, j])) for i, j in pairs if scores[i, j] > 0]
-
-
-MATCHERS = {"scipy": match_scipy, "munkres": match_munkres}
-
-
-def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[int],
-                confidence_a: np.ndarray | None = None, confidence_b: np.ndarray | None = None,
-                matcher: str = "scipy") -> list[list[tuple[int, int, float]]]:
-    """Per limb, the one-to-one matches ``(i, j, PAF score)`` of its ``(counts_a[n], counts_b[n])`` block.
-
-    With ``confidence_a`` / ``confidence_b`` ``(L, P)`` (the end peaks' heatmap values), the matching
-    maximises ``score * sqrt(confidence_a * confidence_b)`` instead of the PAF score alone.  Without
-    them, a weak spurious peak lying on a limb's PAF (noise, a blurred neighbour) pairs with the limb's
-    other end as well as the true peak does, and since every extra match adds to the total, it takes
-    the true peak's partner and splits the person; on the benchmark's noisy maps that cost 0.21 of the
-    ceiling at native resolution (docs/decoding.md).  The returned score stays the PAF score.
-
-    scipy's ``linear_sum_assignment`` is the default: it solves the same problem as Munkres exactly
-    (test_decode checks identical assignments) in C: 0.26 ms instead of 1.2 ms for 10 people with
-    the pure-Python ``munkres`` package, and the gap grows with the crowd.
-    """
-    match = MATCHERS[matcher]
-    weights = scores
-    if confidence_a is not None and confidence_b is not None:
-        weights = scores * np.sqrt(np.maximum(confidence_a[:, :, None] * confidence_b[:, None, :], 0.0))
-    out = []
-    for n in range(scores.shape[0]):
-        block = weights[n, :counts_a[n], :counts_b[n]]
-        out.append([(i, j, float(scores[n, i, j])) for i, j, _ in match(block)])
-    return out
+    x = np.clip(pairs.x[:, None] + t * pairs.dx[:, None], 0, w - 1).astype(np.int32)
+    y = np.clip(pairs.y[:, None] + t * pairs.dy[:, None], 0, h - 1).astype(np.int32)
+    direction = np.round(np.arctan2(pairs.uy, pairs.ux) * (DIRECTIONS / (2 * np.pi))).astype(np.int64)
+    bit = np.int64(1) << (direction % DIRECTIONS)
+    return (possible.reshape(-1)[(pairs.limb[:, None] * h + y) * w + x] & bit[:, None]) != 0
