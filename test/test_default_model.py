@@ -18,6 +18,7 @@ from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.people import Person
 from ros2_openpose.skeletons import COCO_SIGMAS, get_skeleton
 from training.data import load_coco
+from training.empty_photos import count_people, photos
 
 DATA = Path(__file__).resolve().parent / "data"
 #: People the test expects to be found: at least this many labelled keypoints and this area (px^2).
@@ -61,9 +62,9 @@ def found_people(estimator: PoseEstimator) -> tuple[int, int]:
 
 
 def people_on_empty_photos(estimator: PoseEstimator) -> float:
-    photos = sorted((DATA / "no_people").glob("*.jpg"))
-    assert len(photos) == 12
-    return float(np.mean([len(estimator.estimate(cv2.imread(str(p)))) for p in photos]))
+    counts = count_people(estimator, photos([str(DATA / "no_people")]))
+    assert len(counts) == 12
+    return float(np.mean(list(counts.values())))
 
 
 @pytest.fixture(scope="module")

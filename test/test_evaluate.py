@@ -94,3 +94,16 @@ def test_format_table() -> None:
     table = format_table({name: 0.5 for name in METRIC_NAMES})
     assert table.splitlines()[0] == "| AP | AP50 | AP75 | APm | APl | AR |"
     assert table.splitlines()[2] == "| 0.500 | 0.500 | 0.500 | 0.500 | 0.500 | 0.500 |"
+
+
+def test_empty_photos_counts_people_and_gates_on_the_mean(tmp_path: Path, capsys) -> None:
+    from training import empty_photos
+
+    photos = Path(__file__).resolve().parent / "data" / "no_people"
+    # The synthetic demo model reports people on photos of nobody (docs/demo_model.md): a mean above 0.
+    assert empty_photos.main(["--weights", "demo", str(photos), "--max-mean", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "12 photos" in out and "baboon.jpg" in out
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert empty_photos.main(["--weights", "demo", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"empty_photos: cannot read {tmp_path / 'broken.jpg'} as an image"
