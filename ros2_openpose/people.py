@@ -14,7 +14,8 @@ within a limb.  For a match (peak a, peak b):
 Extra limbs therefore only add evidence and merge fragments; they never undo a tree-limb decision.
 
 Person score: the mean of its part scores (heatmap peak values) and its limb scores (PAF line
-integrals of every match used, extra limbs included), so it lies in about [0, 1].  People with
+integrals of every match used, extra limbs included; limbs paired by proximity have no integral and
+are left out), so it lies in about [0, 1].  People with
 fewer than ``min_parts`` parts or a score below ``min_person_score`` are dropped.  COCO results
 carry ``ranking_score`` (score x fraction of keypoints found), since AP ranks by it.
 """
@@ -136,7 +137,10 @@ def _to_people(fragments: list[_Fragment], xy: np.ndarray, peak_scores: np.ndarr
     keypoints[..., 2] = np.where(found, peak_scores[kinds, peaks], 0.0)
     n_parts = found.sum(1)
     limb_sum = np.array([sum(f.limb_scores) for f in fragments])
-    n_limbs = np.array([len(f.limb_scores) for f in fragments])
+    # A proximity pair (a limb shorter than a map cell, matching.py) carries score 0: no PAF evidence
+    # either way, so it neither raises nor lowers the mean (counting it as 0 dropped small people
+    # of the real model below min_person_score; docs/decoding.md).
+    n_limbs = np.array([sum(s > 0 for s in f.limb_scores) for f in fragments])
     scores = (keypoints[..., 2].sum(1) + limb_sum) / np.maximum(n_parts + n_limbs, 1)
     lo = np.where(found[..., None], keypoints[..., :2], np.inf).min(1)
     hi = np.where(found[..., None], keypoints[..., :2], -np.inf).max(1)

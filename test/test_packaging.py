@@ -33,8 +33,9 @@ DISTRIBUTIONS = {"cv2": "opencv-python-headless", "yaml": "pyyaml",
 ROSDEP_KEYS = {"numpy": "python3-numpy", "cv2": "python3-opencv", "scipy": "python3-scipy"}
 #: Imported by run-time code only inside a function, as an optional alternative that says so when missing:
 #: munkres (the reference matcher the tests compare with), rosbags (image conversion where cv_bridge is not
-#: installed: the PyPI wheels), onnxruntime (the [onnx] extra).
-OPTIONAL = {"munkres", "rosbags", "onnxruntime"}
+#: installed: the PyPI wheels), onnxruntime (the [onnx] extra), numba (the [fast] extra: limbs.KERNEL says
+#: which limb scoring runs; without numba the numpy passes give the same scores).
+OPTIONAL = {"munkres", "rosbags", "onnxruntime", "numba"}
 #: Imported only by training/teacher.py, an optional data-preparation tool whose docstring says to
 #: ``pip install tensorflow-cpu`` (tensorflow brings google.protobuf): never a dependency of the package.
 TEACHER_ONLY = {"tensorflow", "google"}
