@@ -56,12 +56,18 @@ def test_best_effort_camera_matches_and_the_node_follows_the_publishers(harness,
     h.wait(lambda: h.node.inputs[0].publishers == 1 and not h.node.inputs[0].reliable,
            "the subscription re-matched best effort")
     finish(camera)
-    h.wait(lambda: _answers(h, "best_effort_camera") == 6, "the best-effort camera's frames served")
+    # Every frame arrives; a node slower than the camera (a loaded CI machine) may supersede some, which
+    # is load shedding, not loss: each one counted once, served or superseded, and none lost.
+    h.settled(6)
+    h.wait(lambda: _answers(h, "best_effort_camera") + h.drops("superseded") == 6, "every frame served or superseded")
+    assert _answers(h, "best_effort_camera") >= 1 and h.counts().dropped == h.drops("superseded")
     h.wait(lambda: h.node.inputs[0].publishers == 0 and h.node.inputs[0].reliable, "back to reliable")
     camera = _camera(h, scene, "--size", "1280x720", "--count", "6", "--hz", "3")
     finish(camera)
-    h.wait(lambda: _answers(h) == 6, "the reliable camera's frames served")
-    assert h.counts().dropped == 0
+    h.settled(12)
+    h.wait(lambda: _answers(h) + h.drops("superseded") == 12 - _answers(h, "best_effort_camera"),
+           "the reliable camera's frames served or superseded")
+    assert h.drops("lost") == 0 and h.counts().dropped == h.drops("superseded")
 
 
 def test_diagnostics_error_when_publishers_exist_but_nothing_arrives(harness, scene):
