@@ -209,6 +209,20 @@ def test_warm_start_grows_a_network_without_changing_what_it_computes(tmp_path: 
         warm_start(LightNet("coco17", alpha=0.25, channels=24), small.state_dict())
 
 
+def test_a_checkpoint_with_the_keypoint_prior_loads_back(tmp_path: Path) -> None:
+    from ros2_openpose.models import load_model, make_checkpoint
+
+    torch.manual_seed(0)
+    net = LightNet("coco17", alpha=0.25, channels=16, keypoint_prior=True).eval()
+    torch.save(make_checkpoint(net), tmp_path / "prior.pt")
+    loaded, info = load_model(tmp_path / "prior.pt")
+    assert info.model_kwargs["keypoint_prior"] is True
+    x = torch.randn(1, 3, 64, 80)
+    with torch.inference_mode():
+        for a, b in zip(net(x), loaded(x), strict=True):
+            torch.testing.assert_close(a, b)
+
+
 def test_an_unmatched_detection_on_the_labelled_person_is_no_ignore_region(real_data: Path) -> None:
     corpus, teacher, kept = one_person_corpus(real_data)
     image_id, ann = next(iter(kept.items()))

@@ -53,6 +53,8 @@ CHECKPOINTS = {
     "float_stages": (lambda c: c["model_kwargs"].update(paf_stages=1e5), "paf_stages=100000.0 is not an integer"),
     "many_stages": (lambda c: c["model_kwargs"].update(paf_stages=100000), "paf_stages=100000 is not an integer"),
     "unknown_kwarg": (lambda c: c["model_kwargs"].update(depth=3), "unknown entry depth=3"),
+    "flag_not_bool": (lambda c: c["model_kwargs"].update(keypoint_prior="yes"),
+                      "keypoint_prior='yes' is not true or false"),
     "bad_skeleton": (lambda c: c.update(skeleton="coco99"), "skeleton 'coco99' is not one of"),
     "nan_weights": (_nan, "hold NaN or infinite values"),
 }

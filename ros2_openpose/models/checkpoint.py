@@ -38,6 +38,8 @@ TRAINING_KWARGS = ("backbone_weights", "freeze_backbone")
 KWARG_RANGES: dict[str, tuple[float, float]] = {"width": (0.05, 4.0), "alpha": (0.05, 4.0), "channels": (8, 1024),
                                                 "paf_stages": (1, 10), "heatmap_stages": (1, 10),
                                                 "stage_blocks": (0, 16)}
+#: Architecture switches a checkpoint may carry: True or False only.
+KWARG_FLAGS = frozenset({"keypoint_prior"})
 INPUT_SIZE_RANGE = (8, 2048)
 _EXAMPLES = 5
 
@@ -130,6 +132,10 @@ def check_checkpoint(obj: Mapping, name: str, model_types: Collection[str]) -> N
         raise WeightsError(f"{name}: checkpoint skeleton {skeleton!r} is not one of {sorted(SKELETONS)}")
     for key, value in dict(kwargs or {}).items():
         if key in TRAINING_KWARGS or (key == "skeleton" and value == skeleton):
+            continue
+        if key in KWARG_FLAGS:
+            if not isinstance(value, bool):
+                raise WeightsError(f"{name}: checkpoint model_kwargs {key}={value!r} is not true or false")
             continue
         if key not in KWARG_RANGES:
             raise WeightsError(f"{name}: checkpoint model_kwargs has an unknown entry {key}={value!r}")
