@@ -245,3 +245,19 @@ def test_merge_keeps_every_image_under_one_root() -> None:
     assert [i["file_name"] for i in out["images"]] == ["a/x.jpg", "b/y.jpg"]
     assert len({i["id"] for i in out["images"]}) == 2 and len({a["id"] for a in out["annotations"]}) == 2
     assert [a["image_id"] for a in out["annotations"]] == [i["id"] for i in out["images"]]
+
+
+def test_ship_writes_a_slim_file_with_its_card_and_input_size(tmp_path: Path) -> None:
+    from ros2_openpose.estimator import PoseEstimator
+    from ros2_openpose.models import make_checkpoint
+    from training.ship import main as ship_main
+
+    net = LightNet("coco17", alpha=0.25, channels=16, keypoint_prior=True)
+    torch.save(make_checkpoint(net, config={"eval": {"input_size": 256}}, optimizer={"state": {}}),
+               tmp_path / "best.pt")
+    assert ship_main([str(tmp_path / "best.pt"), str(tmp_path / "m.pt"), "--name", "m", "--trained-on", "photos",
+                      "--input-size", "320"]) == 0
+    slim = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert "optimizer" not in slim and slim["card"]["trained_on"] == "photos"
+    estimator = PoseEstimator(weights=tmp_path / "m.pt", device="cpu")
+    assert estimator.input_size == 320 and estimator.model.card["name"] == "m"

@@ -6,10 +6,13 @@
 Drops what only resuming needs (optimizer, scheduler, scaler, RNG states) so the file stays a few MB,
 and writes the card that the node, the CLI and the demo print at start (``assets.describe_model``).
 The result loads with ``ros2_openpose.models.load_model`` exactly as the checkpoint did.
+``--input-size`` sets the input height every entry point runs it at by default (the config's
+``eval.input_size``), when held-out measurements chose another size than the training crops'.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ from ros2_openpose.models import load_model
 KEEP = ("model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "history")
 
 
-def ship(checkpoint: str | Path, out: str | Path, card: dict[str, Any]) -> dict[str, Any]:
+def ship(checkpoint: str | Path, out: str | Path, card: dict[str, Any],
+         input_size: int | None = None) -> dict[str, Any]:
     """Write the slim file; returns what was written (after checking that it loads)."""
     obj = torch.load(checkpoint, map_location="cpu", weights_only=True)
     missing = [k for k in KEEP[:4] if k not in obj]
@@ -29,6 +33,9 @@ def ship(checkpoint: str | Path, out: str | Path, card: dict[str, Any]) -> dict[
         raise SystemExit(f"{checkpoint}: not a training checkpoint (lacks {missing})")
     slim = {k: obj[k] for k in KEEP if k in obj}
     slim["card"] = dict(card)
+    if input_size is not None:
+        slim["config"] = copy.deepcopy(slim.get("config") or {})
+        slim["config"].setdefault("eval", {})["input_size"] = int(input_size)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(slim, out)
@@ -43,9 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="the model's name in logs")
     p.add_argument("--trained-on", required=True, help="one line: the data it saw (and their terms)")
     p.add_argument("--synthetic-only", action="store_true", help="it never saw a real person")
+    p.add_argument("--input-size", type=int, help="the default input height (else the checkpoint's eval size)")
     args = p.parse_args(argv)
     slim = ship(args.checkpoint, args.out, {"name": args.name, "trained_on": args.trained_on,
-                                            "synthetic_only": bool(args.synthetic_only)})
+                                            "synthetic_only": bool(args.synthetic_only)}, args.input_size)
     size = Path(args.out).stat().st_size / 1e6
     print(f"{args.out}: {slim['model_type']} {slim['model_kwargs']}, epoch {slim.get('epoch')}, {size:.1f} MB")
     return 0
