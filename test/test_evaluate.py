@@ -107,3 +107,12 @@ def test_empty_photos_counts_people_and_gates_on_the_mean(tmp_path: Path, capsys
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     assert empty_photos.main(["--weights", "demo", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"empty_photos: cannot read {tmp_path / 'broken.jpg'} as an image"
+
+
+def test_on_canvas_keeps_the_photo_and_its_coordinates() -> None:
+    from training.evaluate import on_canvas
+
+    bgr = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    out = on_canvas(bgr, 2.0)
+    assert out.shape == (60, 80, 3) and (out[:30, :40] == bgr).all() and (out[30:] == 114).all()
+    assert on_canvas(bgr, 1.0) is bgr

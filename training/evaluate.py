@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -58,9 +59,22 @@ def evaluate_results(coco_gt: COCO, results: list[dict], image_ids: Iterable[int
     return {name: max(0.0, float(v)) for name, v in zip(METRIC_NAMES, ev.stats, strict=True)}
 
 
+def on_canvas(bgr: np.ndarray, canvas: float) -> np.ndarray:
+    """``bgr`` in the top-left corner of a grey canvas ``canvas`` times its size: the same people, as
+    seen ``canvas`` times farther away once the estimator scales the frame to its input (keypoints keep
+    their coordinates, so the labels hold unchanged)."""
+    if canvas <= 1:
+        return bgr
+    h, w = bgr.shape[:2]
+    out = np.full((round(h * canvas), round(w * canvas), 3), 114, np.uint8)
+    out[:h, :w] = bgr
+    return out
+
+
 def predict(estimator: Any, images: str | Path, coco_gt: COCO, image_ids: Sequence[int],
-            progress: bool = True) -> list[dict]:
-    """Run ``estimator.estimate`` on every image; the people as COCO keypoint results."""
+            progress: bool = True, canvas: float = 1.0) -> list[dict]:
+    """Run ``estimator.estimate`` on every image (placed on a ``canvas``, see ``on_canvas``); the people
+    as COCO keypoint results."""
     results: list[dict] = []
     for image_id in tqdm(image_ids, desc="evaluate", disable=not progress, leave=False, dynamic_ncols=True):
         info = coco_gt.loadImgs(image_id)[0]
@@ -68,7 +82,7 @@ def predict(estimator: Any, images: str | Path, coco_gt: COCO, image_ids: Sequen
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise FileNotFoundError(f"cannot read image {path}")
-        results += to_coco_results(estimator.estimate(bgr), estimator.skeleton, image_id)
+        results += to_coco_results(estimator.estimate(on_canvas(bgr, canvas)), estimator.skeleton, image_id)
     return results
 
 
@@ -79,11 +93,12 @@ def pick_images(coco_gt: COCO, max_images: int | None) -> list[int]:
 
 
 def evaluate_estimator(estimator: Any, images: str | Path, annotations: str | Path | COCO,
-                       max_images: int | None = None, progress: bool = True) -> tuple[dict[str, float], list[dict]]:
+                       max_images: int | None = None, progress: bool = True,
+                       canvas: float = 1.0) -> tuple[dict[str, float], list[dict]]:
     """``(metrics, results)`` of ``estimator`` (anything with ``estimate(bgr)`` and ``skeleton``)."""
     coco_gt = annotations if isinstance(annotations, COCO) else load_coco(annotations)
     ids = pick_images(coco_gt, max_images)
-    results = predict(estimator, images, coco_gt, ids, progress)
+    results = predict(estimator, images, coco_gt, ids, progress, canvas)
     return evaluate_results(coco_gt, results, ids), results
 
 
@@ -118,6 +133,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-fp16", action="store_true", help="float32 on CUDA")
     p.add_argument("--max-images", type=int, help="first N images by id")
+    p.add_argument("--canvas", type=float, default=1.0,
+                   help="place each image on a canvas this many times its size: people as seen farther away")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="decode setting, e.g. --set min_parts=2 (DecodeConfig fields)")
     return p.parse_args(argv)
@@ -137,11 +154,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         raise SystemExit(f"training.evaluate: error: {err}") from None
     estimator = PoseEstimator(weights=weights, device=args.device, fp16=not args.no_fp16,
                               input_size=args.input_size, scales=tuple(args.scales), config=config)
-    metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images)
+    metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images,
+                                          canvas=args.canvas)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"weights": str(weights), "images": str(args.images), "annotations": str(args.annotations),
-              "input_size": estimator.input_size, "scales": list(args.scales), "decode": config.as_dict(),
+              "input_size": estimator.input_size, "scales": list(args.scales), "canvas": args.canvas,
+              "decode": config.as_dict(),
               "detections": len(results), "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "results.json").write_text(json.dumps(results) + "\n")
