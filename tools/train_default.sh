@@ -5,7 +5,7 @@
 #      (../shared/data/training/*/teacher_movenet_multipose.json): face pseudo-labels, ignore regions
 #      for unlabelled people, a held-out validation split;
 #   3. training/configs/light256_leg1.yaml then light256.yaml on the CPU (resumable: run it again);
-#   4. COCOeval on every real validation set, then training/ship.py writes the package's file.
+#   4. training/ship.py writes the package's file, then COCOeval of it on every real validation set.
 # Several hours on 2 CPU cores (docs/model.md has the measured times); one GPU makes it minutes.
 # DATA (default ../shared/data), RUN (default runs/light256) and NPM_DIR (default data/npm) override.
 set -euo pipefail
@@ -50,9 +50,10 @@ resume=(); [ -f "$run/last.pt" ] && resume=(--resume "$run/last.pt")
 python -m training.train --config training/configs/light256.yaml "${sets[@]}" \
   --set model.warm_start="$leg1/last.pt" \
   --val-images "$data/training" --val-annotations data/prepared/val.json --out "$run" "${resume[@]}"
+# The input size is chosen on the held-out split only, at two distances (docs/model.md, "Input size").
+python -m training.ship "$run/best.pt" ros2_openpose/data/default.pt --name default --input-size 320 \
+  --trained-on "real photographs: LSP-extended (10k sports photos) + a fashion set (0.5k), research-use data; docs/model.md"
 for set in "$data"/real-keypoints/*/; do
-  python -m training.evaluate --weights "$run/best.pt" --images "$set" \
+  python -m training.evaluate --weights default --images "$set" \
     --annotations "$set/annotations.json" --out "$run/eval/$(basename "$set")"
 done
-python -m training.ship "$run/best.pt" ros2_openpose/data/default.pt --name default \
-  --trained-on "real photographs: LSP-extended (10k sports photos) + a fashion set (0.5k), research-use data; docs/model.md"
