@@ -26,7 +26,7 @@ MIN_KEYPOINTS, MIN_AREA = 10, 64 * 64
 #: A found person counts when its OKS with the labelled one is at least this.
 MIN_OKS = 0.5
 #: Share of the expected people that must be found.
-MIN_FOUND = 0.3
+MIN_FOUND = 0.6
 #: Mean people reported per photo that shows nobody.
 MAX_PEOPLE_PER_EMPTY_PHOTO = 0.5
 
