@@ -24,7 +24,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["ros2_openpose", "ros2_openpose.*", "training", "training.*"]),
-    package_data={"ros2_openpose": ["data/*.pt", "data/*.mp4"], "training": ["configs/*.yaml"]},
+    package_data={"ros2_openpose": ["data/*.pt", "data/*.onnx", "data/*.mp4"], "training": ["configs/*.yaml"]},
     # Core, CLI and training. CPU-only machines: install torch from PyTorch's CPU index first (README).
     install_requires=["torch", "numpy", "opencv-python-headless", "scipy", "tqdm", "pycocotools", "pyyaml"],
     extras_require={

@@ -21,6 +21,7 @@ when torch shared the process (issue 10).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import statistics
 import time
@@ -66,12 +67,16 @@ class ChannelsLast(nn.Module):
 
 
 def onnx_twin(weights: Any) -> Path | None:
-    """The weights' ONNX export if one exists: ``<weights>.onnx`` beside them or in the cache."""
+    """The weights' ONNX export if one exists: ``<weights>.onnx`` beside them or in the cache.
+
+    File times say nothing after a git checkout or an install (the shipped ``default.onnx`` may look
+    older than ``default.pt``), so a twin is never trusted on its name: ``choose_backend`` compares its
+    output with the weights' before using it, and a stale one falls back to PyTorch."""
     if not isinstance(weights, (str, Path)):
         return None
     path = Path(weights)
     beside = path.with_suffix(".onnx")
-    if beside.is_file() and beside.stat().st_mtime >= path.stat().st_mtime:
+    if beside.is_file():
         return beside
     cached = _cache_path(path)
     return cached if cached.is_file() else None
@@ -118,6 +123,9 @@ def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: 
     if backend == "torch":
         return ChannelsLast(network).eval(), "torch", "asked for: PyTorch, channels_last"
     twin = onnx_twin(weights)
+    if twin is not None and backend == "auto" and importlib.util.find_spec("onnxruntime") is None:
+        return ChannelsLast(network).eval(), "torch", (f"ONNX twin {twin.name} found but onnxruntime is not "
+                                                        "installed (pip install 'ros2_openpose[onnx]'): PyTorch")
     if twin is None and backend == "auto":
         return ChannelsLast(network).eval(), "torch", ("no ONNX twin of these weights to compare with (python -m "
                                "ros2_openpose.onnx_export WEIGHTS WEIGHTS.onnx makes one): PyTorch, channels_last")

@@ -231,7 +231,7 @@ def test_input_size_defaults_to_the_checkpoints_own():
 # ---- backend ------------------------------------------------------------------------------------
 
 @pytest.mark.slow  # two ONNX exports of a tiny network: ~1-3 minutes on 2 shared cores
-def test_backend_is_chosen_by_measurement_observable_and_overridable(tmp_path):
+def test_backend_is_chosen_by_measurement_observable_and_overridable(tmp_path, monkeypatch):
     from ros2_openpose.onnx_export import PARITY_TOLERANCE, export_onnx
 
     torch.manual_seed(0)
@@ -256,6 +256,20 @@ def test_backend_is_chosen_by_measurement_observable_and_overridable(tmp_path):
     with torch.inference_mode():
         for a, b in zip(forced["torch"].network(x), forced["onnxruntime"].network(x), strict=True):
             assert float((a - b).abs().max()) <= PARITY_TOLERANCE
+
+    # Without onnxruntime (the ROS install: torch only) a twin beside the weights changes nothing.
+    from ros2_openpose import backend as backend_module
+
+    real_find_spec = backend_module.importlib.util.find_spec
+    monkeypatch.setattr(backend_module.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+    bare = PoseEstimator(weights=path, device="cpu", input_size=184)
+    assert bare.info["backend"] == "torch" and "onnxruntime is not installed" in bare.info["backend_reason"]
+    monkeypatch.undo()
+    # A twin of other weights (file times prove nothing after a checkout) is caught by its outputs.
+    torch.save(make_checkpoint(tiny_seed()), path)
+    stale = PoseEstimator(weights=path, device="cpu", input_size=184)
+    assert stale.info["backend"] == "torch" and "disagrees with the weights" in stale.info["backend_reason"]
 
     with pytest.raises(ValueError, match="backend must be one of"):
         PoseEstimator(weights=path, device="cpu", backend="tensorrt")
