@@ -446,3 +446,20 @@ def test_crowds_are_never_cut_silently(all_sets: COCO) -> None:
     with pytest.warns(RuntimeWarning, match="max_peaks=100 left out"):
         capped = decode(heat, pafs, COCO17, DecodeConfig(max_peaks=100))
     assert sum(p.num_parts for p in capped) < sum(p.num_parts for p in people)  # parts were left out
+
+
+def test_a_proximity_pair_neither_raises_nor_lowers_the_person_score() -> None:
+    from ros2_openpose.people import assemble
+
+    # One person of three parts (left ankle 15, left knee 13, left hip 11): ankle-knee matched by its
+    # PAF (0.8), knee-hip by proximity (score 0: a limb shorter than a map cell has no PAF evidence).
+    xy = np.zeros((17, 1, 2), np.float32)
+    xy[[15, 13, 11], 0] = [[10, 90], [10, 60], [10, 52]]
+    peak = np.zeros((17, 1), np.float32)
+    peak[[15, 13, 11], 0] = [0.6, 0.5, 0.4]
+    counts = np.zeros(17, np.int64)
+    counts[[15, 13, 11]] = 1
+    people = assemble(xy, peak, counts, [[(0, 0, 0.8)], [(0, 0, 0.0)]], [0, 1], COCO17,
+                      DecodeConfig(min_parts=3, min_person_score=0.0))
+    assert len(people) == 1 and people[0].num_parts == 3
+    assert people[0].score == pytest.approx((0.6 + 0.5 + 0.4 + 0.8) / 4)  # the 0 is not a fifth term
