@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -54,7 +55,11 @@ def main() -> int:
             time.sleep(args.first_pause)
         if args.hz > 0:
             time.sleep(1.0 / args.hz)
-    time.sleep(1.0)  # let reliable delivery finish before the writer goes away
+    if reliability == ReliabilityPolicy.RELIABLE:
+        # Every frame acknowledged before the writer goes away: a loaded machine can take longer than
+        # any fixed pause, and a frame lost at exit would be missing from the node's counts.
+        pub.wait_for_all_acked(Duration(seconds=30))
+    time.sleep(1.0)  # best effort has no acknowledgements: give the last frames time to arrive
     print(f"sent {args.count}", flush=True)
     node.destroy_node()
     rclpy.try_shutdown()
