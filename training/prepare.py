@@ -150,13 +150,14 @@ def prepare(dataset: dict, teacher: dict[str, list[dict]], min_oks: float = 0.3,
                 ann["num_keypoints"] = int((kps[:, 2] > 0).sum())
                 ann["pseudo_keypoints"] = filled
         labelled = [np.asarray(a["keypoints"], np.float32).reshape(17, 3) for a in people]
+        labelled_boxes = [keypoint_box(k) for k in labelled]
         for i, t in enumerate(found):
             if i in used:
                 continue
             # An unmatched detection lying on a labelled person is that person seen badly, not another:
             # as an ignore region it would hide the labelled person's own parts from the loss.
-            if any(box_iou(t["bbox"], keypoint_box(k)) > same_person_iou or covered(k, t["bbox"]) > 0.5
-                   for k in labelled):
+            if any(box_iou(t["bbox"], box) > same_person_iou or covered(k, t["bbox"]) > 0.5
+                   for k, box in zip(labelled, labelled_boxes, strict=True)):
                 stats["duplicates_of_labelled"] += 1
                 continue
             x, y, w, h = grow(t["bbox"], margin, img["width"], img["height"])
