@@ -115,9 +115,8 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
     with peak ``j`` of its part B.  ``KERNEL`` says which implementation runs.
     """
     n_limbs, p = len(limb_ids), xy.shape[1]
-    scores = np.zeros((n_limbs, p, p), np.float32)
     if n_limbs == 0 or p == 0 or pafs.shape[-1] == 0 or pafs.shape[-2] == 0:
-        return scores
+        return np.zeros((n_limbs, p, p), np.float32)
     pafs = np.asarray(pafs, np.float32)
     ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
     field = Field(pafs, skeleton, limb_ids)
@@ -128,6 +127,7 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
         return limbs_kernel.score_limbs(field.xy, xy, valid, ends, config.paf_threshold, config.paf_min_fraction,
                                         config.match_threshold, config.max_limb_length * height, stride,
                                         MIN_SAMPLES, MAX_SAMPLES)
+    scores = np.zeros((n_limbs, p, p), np.float32)
     limb, ia, ib = np.nonzero(valid[ends[:, 0]][:, :, None] & valid[ends[:, 1]][:, None, :])
     possible = None
     # Two passes keep the work near the number of true limbs rather than of all pairs: the first
