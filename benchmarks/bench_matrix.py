@@ -51,6 +51,7 @@ from ros2_openpose.ceiling import ceiling_people  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
 from ros2_openpose.estimator import to_image  # noqa: E402
+from ros2_openpose.models import read_weights  # noqa: E402
 from ros2_openpose.people import Person, keypoint_bbox, to_coco_results  # noqa: E402
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton  # noqa: E402
 
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 **{name: (COCO18, run, True) for name, run in peers.items()}}
     epoch = ""
     if args.weights:
-        saved = torch.load(args.weights, map_location="cpu", weights_only=False)
+        saved = read_weights(Path(args.weights))  # the package's reader: weights_only, one-line errors
         epoch = f" (epoch {saved['epoch']})" if isinstance(saved, dict) and "epoch" in saved else ""
     print(f"machine: {describe()}, limb scoring {limbs.KERNEL}, load average {os.getloadavg()[0]:.1f} at start")
     for name, why in missing.items():
