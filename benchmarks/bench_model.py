@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
 from ros2_openpose.assets import resolve_weights
+from ros2_openpose.backend import onnx_twin
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.models import load_model
 from ros2_openpose.onnx_export import export_onnx
@@ -66,7 +67,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         network, info = load_model(weights)
-        onnx = export_onnx(network, Path(tmp) / "model.onnx", input_size=info.input_size or 368, info=info)
+        # The weights' shipped or cached twin when there is one (what backend auto runs), else a fresh export.
+        onnx = onnx_twin(weights) or export_onnx(network, Path(tmp) / "model.onnx", input_size=info.input_size or 368,
+                                                 info=info)
         for name, w in (("PyTorch", weights), ("ONNX Runtime", onnx)):
             fps, ms, people = offline(PoseEstimator(weights=w, device="cpu", backend="torch" if w == weights
                                                     else "onnxruntime"), frames)
