@@ -31,7 +31,8 @@ setup(
         "onnx": ["onnx", "onnxscript", "onnxruntime"],  # export (onnx + onnxscript) and inference (onnxruntime)
         "fast": ["numba"],                               # the decode's compiled limb scoring (limbs_kernel.py)
         "train": ["tensorboard"],                        # optional training curves
-        "test": ["pytest", "munkres"],                   # munkres: the reference matcher the tests compare with
+        "test": ["pytest", "munkres", "numba"],          # munkres: the reference matcher the tests compare with;
+                                                         # numba: so the compiled kernel's equality tests run
         "teacher": ["tensorflow-cpu"],                   # training.teacher only (offline data preparation)
     },
     entry_points={"console_scripts": [
