@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .models import ModelInfo
-from .onnx_export import PARITY_TOLERANCE, OnnxNetwork, export_onnx, require
+from .onnx_export import METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, require
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: Timed forwards per candidate (after one warm-up) when choosing.
@@ -83,7 +83,9 @@ def onnx_twin(weights: Any) -> Path | None:
 
 
 def _cache_path(weights: Path) -> Path:
-    digest = hashlib.sha1(weights.read_bytes()).hexdigest()[:16]
+    # The export's metadata keys are part of the key: a twin cached by an older export (without, e.g.,
+    # the trained input size) would give the same outputs but run at the wrong size when read alone.
+    digest = hashlib.sha1(weights.read_bytes() + ",".join(METADATA_KEYS).encode()).hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ros2_openpose" / "onnx"
     return root / f"{weights.stem}-{digest}.onnx"
 

@@ -19,6 +19,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from .dds_profile import apply_fast_repair
+
 EXIT_INTERRUPTED = 130
 HELP_FLAGS = ("-h", "--help")
 
@@ -61,6 +63,7 @@ def run_program(program: str, args: list[str] | None, run: Callable[[list[str] |
         if wants_help(sys.argv[1:] if args is None else args):
             print(help_text())
             return 0
+        apply_fast_repair()  # before the program's rclpy.init creates its DDS participant
         return run(args, signals)
     except Interrupted:
         return interrupted(program)
