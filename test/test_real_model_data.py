@@ -74,6 +74,28 @@ def test_prepare_leaves_unconfident_keypoints_unlabelled(real_data: Path) -> Non
     assert all(v == 0 for a in out["annotations"] for v in a["keypoints"][2:15:3])
 
 
+def test_prepare_teaches_confident_bystanders_as_pseudo_labelled_people(real_data: Path) -> None:
+    corpus, teacher, kept = one_person_corpus(real_data)
+    confident = {id(p): int((np.array(p["keypoints"])[:, 2] >= 0.5).sum()) for v in teacher.values() for p in v}
+    out, stats = prepare(corpus, teacher, min_oks=0.3, keypoint_cut=0.5, teach_keypoints=13)
+    baseline, base_stats = prepare(corpus, teacher, min_oks=0.3, keypoint_cut=0.5)
+    taught = [a for a in out["annotations"] if a.get("pseudo_person")]
+    assert len(taught) == stats["pseudo_people"] > 0
+    # Every unmatched person is either taught or (too few confident points) still an ignore region.
+    assert stats["pseudo_people"] + stats["ignore_regions"] == base_stats["ignore_regions"]
+    assert stats["ignore_regions"] == sum(1 for a in out["annotations"] if a["iscrowd"]) > 0
+    for ann in taught:
+        assert ann["iscrowd"] == 0 and ann["image_id"] in kept and ann["num_keypoints"] >= 13
+        got = np.array(ann["keypoints"], np.float32).reshape(17, 3)
+        # The teacher's true points where it is confident, nothing (masked in training) elsewhere.
+        match = [p for p in teacher[str(ann["image_id"])] if np.allclose(p["bbox"], ann["bbox"])]
+        assert len(match) == 1 and confident[id(match[0])] == ann["num_keypoints"]
+        sure = np.array(match[0]["keypoints"])[:, 2] >= 0.5
+        np.testing.assert_allclose(got[sure, :2], np.array(match[0]["keypoints"])[sure, :2], atol=0.01)
+        assert (got[sure, 2] == 2).all() and (got[~sure] == 0).all()
+    assert len(baseline["annotations"]) == len(out["annotations"])
+
+
 def test_split_keeps_copies_of_a_photo_together() -> None:
     names = ["feb23235-1-1ff4ecfa-befd.jpg", "0a0e9cac-1-1ff4ecfa-befdnew.jpg", "im00001.jpg"]
     assert group_key(names[0]) == group_key(names[1]) != group_key(names[2])

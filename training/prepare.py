@@ -14,7 +14,11 @@ people (movenet-multipose: ``{image id: [{score, bbox, keypoints 17 x [x, y, con
   the point lies on that head; the rest stay unlabelled (v = 0) and the trainer masks those channels
   over the person (``training.data``), so they teach nothing;
 * every teacher person that matches nobody becomes an ``iscrowd`` region (its box grown by ``--margin``):
-  the trainer's loss mask and COCOeval both ignore what happens there.
+  the trainer's loss mask and COCOeval both ignore what happens there;
+* with ``--teach-keypoints N``, an unmatched teacher person with at least N confident keypoints is taught
+  instead, as a pseudo-labelled person (``"pseudo_person": true``; its unconfident keypoints stay v = 0 and
+  are masked like the face above): the corpora's crowds and bystanders then teach finding many people, not
+  only the one labelled athlete.
 
 Writes ``OUT/train.json`` and ``OUT/val.json`` (a held-out split by image, never trained on; augmented
 copies of one photo stay together) and ``OUT/stats.json``.  Images are not copied.
@@ -105,14 +109,16 @@ def in_val(file_name: str, fraction: float) -> bool:
 
 
 def prepare(dataset: dict, teacher: dict[str, list[dict]], min_oks: float = 0.3, keypoint_cut: float = 0.5,
-            margin: float = 0.15, same_person_iou: float = 0.6) -> tuple[dict, dict[str, int]]:
+            margin: float = 0.15, same_person_iou: float = 0.6,
+            teach_keypoints: int | None = None) -> tuple[dict, dict[str, int]]:
     """The prepared COCO dict and counts of what was done (see the module docstring)."""
     images = {img["id"]: img for img in dataset["images"]}
     anns_by_image: dict[int, list[dict]] = {}
     for ann in dataset["annotations"]:
         anns_by_image.setdefault(ann["image_id"], []).append(ann)
     stats = dict.fromkeys(("images", "people", "matched", "pseudo_keypoints", "pseudo_rejected_off_head",
-                           "pseudo_low_confidence", "ignore_regions", "duplicates_of_labelled"), 0)
+                           "pseudo_low_confidence", "ignore_regions", "duplicates_of_labelled",
+                           "pseudo_people"), 0)
     out_anns: list[dict] = []
     next_id = max((a["id"] for a in dataset["annotations"]), default=0) + 1
     for image_id, img in images.items():
@@ -160,6 +166,11 @@ def prepare(dataset: dict, teacher: dict[str, list[dict]], min_oks: float = 0.3,
                    for k, box in zip(labelled, labelled_boxes, strict=True)):
                 stats["duplicates_of_labelled"] += 1
                 continue
+            if teach_keypoints is not None and (tkps[i][:, 2] >= keypoint_cut).sum() >= teach_keypoints:
+                out_anns.append(pseudo_person(next_id, image_id, t, tkps[i], keypoint_cut))
+                next_id += 1
+                stats["pseudo_people"] += 1
+                continue
             x, y, w, h = grow(t["bbox"], margin, img["width"], img["height"])
             if w < 1 or h < 1:
                 continue
@@ -173,6 +184,16 @@ def prepare(dataset: dict, teacher: dict[str, list[dict]], min_oks: float = 0.3,
     out = {k: v for k, v in dataset.items() if k not in ("annotations",)}
     out["annotations"] = sorted(out_anns, key=lambda a: a["id"])
     return out, stats
+
+
+def pseudo_person(ann_id: int, image_id: int, found: dict, kps: np.ndarray, keypoint_cut: float) -> dict:
+    """A teacher person as a COCO annotation: its confident keypoints labelled (v = 2), the rest v = 0."""
+    sure = kps[:, 2] >= keypoint_cut
+    labelled = np.where(sure[:, None], np.column_stack([kps[:, :2], np.full(len(kps), 2.0)]), 0.0)
+    x, y, w, h = (float(v) for v in found["bbox"])
+    return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0, "bbox": [x, y, w, h],
+            "area": round(w * h, 2), "num_keypoints": int(sure.sum()), "pseudo_person": True,
+            "keypoints": [round(float(v), 2) for v in labelled.reshape(-1)], "teacher_score": found["score"]}
 
 
 def split(dataset: dict, fraction: float) -> tuple[dict, dict]:
@@ -227,10 +248,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--min-oks", type=float, default=0.3, help="teacher-to-label match threshold")
     p.add_argument("--keypoint-cut", type=float, default=0.5, help="teacher confidence for a pseudo-label")
     p.add_argument("--margin", type=float, default=0.15, help="ignore-region growth per side, fraction of box")
+    p.add_argument("--teach-keypoints", type=int, help="teach unmatched teacher people with at least this many "
+                   "confident keypoints as pseudo-labelled people (default: all become ignore regions)")
     args = p.parse_args(argv)
     dataset = json.loads(Path(args.annotations).read_text(encoding="utf-8"))
     teacher = json.loads(Path(args.teacher).read_text(encoding="utf-8"))["images"]
-    prepared, stats = prepare(dataset, teacher, args.min_oks, args.keypoint_cut, args.margin)
+    prepared, stats = prepare(dataset, teacher, args.min_oks, args.keypoint_cut, args.margin,
+                              teach_keypoints=args.teach_keypoints)
     train, val = split(prepared, args.val_fraction)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         (out / f"{name}.json").write_text(json.dumps(part), encoding="utf-8")
     stats.update(train_images=len(train["images"]), val_images=len(val["images"]),
                  settings={"min_oks": args.min_oks, "keypoint_cut": args.keypoint_cut, "margin": args.margin,
+                           "teach_keypoints": args.teach_keypoints,
                            "val_fraction": args.val_fraction, "annotations": args.annotations,
                            "teacher": args.teacher})
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
