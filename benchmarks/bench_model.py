@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.estimator import PoseEstimator
-from ros2_openpose.models import load_model
 from ros2_openpose.ros.demo import DEMO_CLIP
 from ros2_openpose.sources import frames as frames_of
 
@@ -64,11 +63,11 @@ def main() -> None:
     frames = [bgr for _, _, bgr in frames_of(str(DEMO_CLIP))][: args.frames]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        _, info = load_model(weights)
         # backend onnxruntime: the weights' shipped or cached twin (what backend auto runs) after the parity
         # check, or an export into the cache; the checkpoint's own input size either way.
         for name, backend in (("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime")):
-            fps, ms, people = offline(PoseEstimator(weights=weights, device="cpu", backend=backend), frames)
+            estimator = PoseEstimator(weights=weights, device="cpu", backend=backend)
+            fps, ms, people = offline(estimator, frames)
             rows.append((f"offline, {name}", fps, f"{ms:.1f} (median estimate)", people))
         lock = through_node(weights, len(frames), Path(tmp) / "lockstep", [])
         rows.append(("node, lockstep", lock["fps"], f"{lock['latency_ms_mean']:.1f} mean, "
@@ -78,7 +77,7 @@ def main() -> None:
         rows.append((f"node, camera at {args.camera_hz:g} Hz ({cam['frames']} of {len(frames)} served)", cam["fps"],
                      f"{cam['latency_ms_mean']:.1f} mean, {cam['latency_ms_p95']:.1f} p95",
                      cam["people"] / max(cam["frames"], 1)))
-    print(f"{weights.name}, input {info.input_size}, {len(frames)} frames of the real 640x480 clip, "
+    print(f"{weights.name}, input {estimator.input_size}, {len(frames)} frames of the real 640x480 clip, "
           f"{args.threads} torch threads; {describe()}\n")
     print("| path | fps | ms per frame | people per frame |")
     print("|---|---:|---|---:|")

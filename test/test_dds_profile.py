@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ros2_openpose.ros.dds_profile import FAST_DDS_2_DISTROS, apply_fast_repair, profile_xml
-
-REPO = Path(__file__).resolve().parents[1]
+from ros2_openpose.ros.dds_profile import FAST_DDS_2_DISTROS, apply_fast_repair, profile_variable, profile_xml
 
 
 def test_profile_sets_only_the_default_writers_heartbeat() -> None:
@@ -59,8 +57,7 @@ def load_in_fast_dds(profile: Path, fast_dds_2: bool) -> str:
     """stderr of a child process whose Fast DDS participant loads ``profile`` and creates a writer."""
     code = ("import rclpy\nfrom std_msgs.msg import String\nrclpy.init()\nn = rclpy.create_node('dds_profile_check')\n"
             "n.create_publisher(String, 'dds_profile_check', 10)\nn.destroy_node()\nrclpy.shutdown()\nprint('ok')\n")
-    variable = "FASTRTPS_DEFAULT_PROFILES_FILE" if fast_dds_2 else "FASTDDS_DEFAULT_PROFILES_FILE"
-    env = {**os.environ, variable: str(profile), "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}
+    env = {**os.environ, profile_variable(fast_dds_2): str(profile), "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     return done.stderr

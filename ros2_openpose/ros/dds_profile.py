@@ -39,6 +39,12 @@ def profile_xml(heartbeat_ms: int = HEARTBEAT_MS, fast_dds_2: bool = False) -> s
             '    </data_writer>\n  </profiles>\n</dds>\n')
 
 
+def profile_variable(fast_dds_2: bool) -> str:
+    """The variable each Fast DDS generation reads its profiles file from (Fast DDS 3 warns that the old
+    one is deprecated)."""
+    return "FASTRTPS_DEFAULT_PROFILES_FILE" if fast_dds_2 else "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
 def should_apply(environ: MutableMapping[str, str], cwd: Path) -> bool:
     """False where the user configured Fast DDS, chose another middleware, or switched this off."""
     if environ.get(SWITCH, "1") == "0" or any(environ.get(name) for name in PROFILE_ENV):
@@ -65,6 +71,5 @@ def apply_fast_repair(environ: MutableMapping[str, str] = os.environ, cwd: Path 
             scratch.replace(path)  # atomic: processes starting together never read half a file
     except OSError:
         return None  # a read-only temp folder: run with Fast DDS's defaults rather than not at all
-    # Each generation reads its own variable (Fast DDS 3 warns that the old one is deprecated).
-    environ["FASTRTPS_DEFAULT_PROFILES_FILE" if fast_dds_2 else "FASTDDS_DEFAULT_PROFILES_FILE"] = str(path)
+    environ[profile_variable(fast_dds_2)] = str(path)
     return path
