@@ -61,8 +61,10 @@ def describe_model(model: ModelInfo) -> str:
     name = card.get("name") or Path(model.weights or "in-memory network").name
     trained_on = card.get("trained_on") or "unknown data (the file carries no model card)"
     size = model.input_size
+    own = ", ".join(f"{k}={v}" for k, v in (card.get("decode") or {}).items())
     return (f"model {name}: {model.model_type} network, {model.skeleton} layout"
-            f"{f', input {size}' if size else ''}, on {model.device}; trained on {trained_on}")
+            f"{f', input {size}' if size else ''}, on {model.device}; trained on {trained_on}"
+            f"{f'; its own decode settings: {own}' if own else ''}")
 
 
 def is_synthetic_only(model: ModelInfo) -> bool:

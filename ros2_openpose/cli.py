@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -56,22 +56,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input-size", type=int, default=None,
                         help="network input height, a multiple of 8 (default: the size the model was trained for)")
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--flip", action="store_true",
+                        help="also run each image mirrored and average the maps (twice the network's work)")
     parser.add_argument("--no-fp16", action="store_true", help="run float32 on CUDA")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
     parser.add_argument("--no-images", action="store_true", help="write JSON only")
     parser.add_argument("--log-every", type=float, default=10.0, metavar="SECONDS",
                         help="when stderr is not a terminal, a progress line this often (0 = every frame)")
+    # Decode settings: unset ones are the model's own (the original's unless its card changes them).
     for name in ("paf_threshold", "heatmap_threshold", "match_threshold", "min_person_score"):
-        parser.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
-    parser.add_argument("--min-parts", type=int, default=defaults.min_parts)
+        parser.add_argument("--" + name.replace("_", "-"), type=float, default=None,
+                            help=f"default: the model's own (original: {getattr(defaults, name)})")
+    parser.add_argument("--min-parts", type=int, default=None,
+                        help=f"default: the model's own (original: {defaults.min_parts})")
     parser.add_argument("--no-extra-pafs", action="store_true", help="ignore the redundant limbs")
     return parser.parse_args(argv)
 
 
-def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] | None]:
+def check_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int] | None]:
     """Everything that can be checked before the model loads: UsageError / FileNotFoundError, one line.
 
-    Creates ``--out`` and proves it writable.  Returns the decode config and, for images, the image ids.
+    Creates ``--out`` and proves it writable.  Returns the decode settings given (applied over the
+    model's own once it loads) and, for images, the image ids.
     """
     if args.max_frames < 0:
         raise UsageError(f"--max-frames must be 0 (all) or more, got {args.max_frames}")
@@ -82,11 +88,12 @@ def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] |
         raise UsageError(f"--scales must lie in (0, 4], got {args.scales}")
     if args.log_every < 0:
         raise UsageError(f"--log-every must be 0 or more seconds, got {args.log_every}")
+    given = {"paf_threshold": args.paf_threshold, "heatmap_threshold": args.heatmap_threshold,
+             "match_threshold": args.match_threshold, "min_person_score": args.min_person_score,
+             "min_parts": args.min_parts, "use_extra_pafs": False if args.no_extra_pafs else None}
+    changes = {name: value for name, value in given.items() if value is not None}
     try:
-        config = DecodeConfig().updated(
-            paf_threshold=args.paf_threshold, heatmap_threshold=args.heatmap_threshold,
-            match_threshold=args.match_threshold, min_person_score=args.min_person_score,
-            min_parts=args.min_parts, use_extra_pafs=not args.no_extra_pafs)
+        DecodeConfig().updated(**changes)
     except ValueError as err:
         raise UsageError(str(err).replace("_", "-")) from None
     _check_device(args.device)
@@ -97,7 +104,7 @@ def check_args(args: argparse.Namespace) -> tuple[DecodeConfig, dict[str, int] |
             raise UsageError("--annotations applies to images and folders, not to a video or camera")
         ids = sources.image_ids(sources.image_files(args.source), args.annotations)
     _check_out(Path(args.out))
-    return config, ids
+    return changes, ids
 
 
 def _check_device(device: str) -> None:
@@ -122,11 +129,13 @@ def _check_out(out: Path) -> None:
         raise UsageError(f"--out {out} is not a writable folder ({err.strerror or err})") from None
 
 
-def build_estimator(args: argparse.Namespace, config: DecodeConfig) -> PoseEstimator:
+def build_estimator(args: argparse.Namespace, changes: dict[str, Any]) -> PoseEstimator:
     from .estimator import PoseEstimator
 
-    return PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,
-                         input_size=args.input_size, scales=tuple(args.scales), config=config)
+    estimator = PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,
+                              input_size=args.input_size, scales=tuple(args.scales), flip=args.flip)
+    estimator.config = estimator.config.updated(**changes)
+    return estimator
 
 
 class Annotated:
@@ -154,8 +163,8 @@ class Annotated:
             self.writer = None
 
 
-def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | None) -> dict:
-    estimator = build_estimator(args, config)
+def run(args: argparse.Namespace, changes: dict[str, Any], ids: dict[str, int] | None) -> dict:
+    estimator = build_estimator(args, changes)
     print(f"{PROG}: {describe_model(estimator.model)}", file=sys.stderr, flush=True)
     if is_synthetic_only(estimator.model):
         print(f"{PROG}: warning: {SYNTHETIC_WARNING}", file=sys.stderr, flush=True)
@@ -203,7 +212,8 @@ def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | No
             interrupted = stop["signal"].name if stop["signal"] is not None else None
             summary = {**counts, "fps": round(counts["frames"] / seconds, 2) if seconds > 0 else 0.0,
                        "annotated_frames": annotated.frames if annotated is not None else 0,
-                       "interrupted": interrupted, "out": str(out), "model": estimator.info}
+                       "interrupted": interrupted, "out": str(out), "model": estimator.info,
+                       "decode": estimator.config.as_dict()}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 
@@ -211,8 +221,8 @@ def run(args: argparse.Namespace, config: DecodeConfig, ids: dict[str, int] | No
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config, ids = check_args(args)
-        summary = run(args, config, ids)
+        changes, ids = check_args(args)
+        summary = run(args, changes, ids)
     except KeyboardInterrupt:  # before the frame loop (loading the model) or a second Ctrl-C
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return 130

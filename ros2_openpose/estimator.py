@@ -39,18 +39,21 @@ class PoseEstimator:
     estimator's device and input size), ``info`` its json view plus the run settings (scales, fp16,
     backend).  ``device="auto"`` picks CUDA when available; ``fp16`` only applies on CUDA.
     ``input_size`` is the network input height (368 or 184); ``scales`` multiply it, the first is the
-    base whose map grid the others are averaged onto.  ``config`` may be replaced at any time (the next
-    call uses the new one).  ``backend`` ("auto", "torch", "onnxruntime") picks the runtime on a CPU
-    (``backend.py``: auto keeps the faster of PyTorch channels_last and the weights' ONNX twin, measured
-    here); ``info["backend"]`` and ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``:
-    ONNX Runtime's intra-op threads (default: as many as PyTorch uses).
+    base whose map grid the others are averaged onto.  ``config``: the decode settings, by default the
+    model's own (``ModelInfo.decode_config``: the original thresholds unless the model card changes
+    them); it may be replaced at any time (the next call uses the new one).  ``backend`` ("auto",
+    "torch", "onnxruntime") picks the runtime on a CPU (``backend.py``: auto keeps the faster of PyTorch
+    channels_last and the weights' ONNX twin, measured here); ``info["backend"]`` and
+    ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``: ONNX Runtime's intra-op
+    threads (default: as many as PyTorch uses).  ``flip``: also run every image mirrored and average
+    the maps (test-time augmentation, ``maps.py``; twice the forward work).
     """
 
     def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
                  skeleton: str | Skeleton | None = None, device: str | torch.device = "auto",
                  fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
-                 config: DecodeConfig = DecodeConfig(), backend: str = "auto",
-                 cpu_threads: int | None = None) -> None:
+                 config: DecodeConfig | None = None, backend: str = "auto",
+                 cpu_threads: int | None = None, flip: bool = False) -> None:
         self.device = resolve_device(device)
         model: ModelInfo
         if network is not None and weights is None:
@@ -80,8 +83,11 @@ class PoseEstimator:
         self.network, backend_name, backend_reason = choose_backend(
             network.to(self.device).eval(), self.model, weights, backend, self.device, probe, cpu_threads)
         self.fp16 = bool(fp16) and self.device.type == "cuda"
-        self.config = config
+        self.flip = bool(flip)
+        self._flip_channels = self.skeleton.flip_channels() if self.flip else None
+        self.config = config if config is not None else self.model.decode_config()
         self.info: dict[str, Any] = {**self.model.as_dict(), "scales": self.scales, "fp16": self.fp16,
+                                     "flip": self.flip,
                                      "backend": backend_name, "backend_reason": backend_reason}
 
     @property
@@ -130,7 +136,7 @@ class PoseEstimator:
         ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y]
                             for b, b0 in zip(scale_boxes, boxes[0], strict=True)], dtype=np.float32)
                   for scale_boxes in boxes]
-        pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios)
+        pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios, self._flip_channels)
         results = []
         for i, box in enumerate(boxes[0]):
             people = decode(box.crop(heatmaps[i]), box.crop(pafs[i]), self.skeleton, config, self.stride)

@@ -8,25 +8,35 @@ and uses the exact scale ratio rather than the map sizes: base cell ``j`` reads 
 put cell centres at ``8j + 3.5`` of their own input, so this maps cell centres onto the same image
 point; the different amounts of right/bottom padding at each scale do not shift anything.
 Cells beyond the other map's edge take its border value (they lie in padding and are cropped later).
+
+Flip (test-time augmentation): each scale's batch also runs mirrored, in the same forward call; the
+mirrored maps are flipped back, their channels moved to the mirror parts and limbs
+(``Skeleton.flip_channels``), and averaged with the direct ones.  The padded input width is a
+multiple of the stride, so a mirrored cell centre lands exactly on a cell centre.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+FlipChannels = tuple[np.ndarray, np.ndarray, np.ndarray]  # Skeleton.flip_channels()
+
 
 def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor], fp16: bool = False,
-               ratios: Sequence[Any] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               ratios: Sequence[Any] | None = None,
+               flip: FlipChannels | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(pafs (N, 2L, h, w), heatmaps (N, K+1, h, w))`` float32, on the input's device.
 
     ``tensor``: one (N, 3, H, W) input, or a list of them (one per scale, the first is the base).
     ``ratios[i]``: scale i's input pixels per base input pixel, a number, an ``(x, y)`` pair or an
     (N, 2) array of per-image ``(x, y)`` pairs (letterbox rounding makes them differ slightly);
     by default the ratio of the input heights.  ``fp16`` autocasts on CUDA only (CPU half is slow).
+    ``flip``: the skeleton's ``flip_channels()`` to average each scale with its mirror image.
     """
     tensors = [tensor] if isinstance(tensor, torch.Tensor) else list(tensor)
     if not tensors:
@@ -36,8 +46,7 @@ def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor]
     heatmaps_sum: torch.Tensor
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
         for i, x in enumerate(tensors):
-            pafs, heatmaps = network(x)
-            pafs, heatmaps = pafs.float(), heatmaps.float()
+            pafs, heatmaps = _forward(network, x, flip)
             if i == 0:
                 pafs_sum, heatmaps_sum = pafs, heatmaps
                 continue
@@ -52,6 +61,20 @@ def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor]
         if len(tensors) > 1:
             pafs_sum, heatmaps_sum = pafs_sum / len(tensors), heatmaps_sum / len(tensors)
     return pafs_sum, heatmaps_sum
+
+
+def _forward(network: nn.Module, x: torch.Tensor, flip: FlipChannels | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The network's float maps of ``x``, averaged with its mirror image's (flipped back) when asked."""
+    if flip is None:
+        pafs, heatmaps = network(x)
+        return pafs.float(), heatmaps.float()
+    n = x.shape[0]
+    pafs, heatmaps = network(torch.cat([x, x.flip(-1)]))
+    pafs, heatmaps = pafs.float(), heatmaps.float()
+    heatmap_source, paf_source, paf_sign = (torch.as_tensor(a, device=x.device) for a in flip)
+    mirrored_pafs = pafs[n:, paf_source].flip(-1) * paf_sign[None, :, None, None]
+    mirrored_heatmaps = heatmaps[n:, heatmap_source].flip(-1)
+    return (pafs[:n] + mirrored_pafs) / 2, (heatmaps[:n] + mirrored_heatmaps) / 2
 
 
 def _base_grid(ratio: Any, base_shape: torch.Size, src_shape: torch.Size, device: torch.device) -> torch.Tensor:

@@ -113,6 +113,25 @@ class Skeleton:
                 raise ValueError(f"{self.name}: limb {a}->{b} has no mirror limb")
         return source, sign
 
+    def flip_channels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How a horizontal mirror moves map channels: ``(heatmap_source, paf_source, paf_sign)``.
+
+        The mirrored image's maps, flipped back along x, become this image's maps with
+        ``heatmaps[c] = flipped[heatmap_source[c]]`` (background stays last) and
+        ``pafs[c] = paf_sign[c] * flipped[paf_source[c]]``: the limb's channel moves to its mirror
+        limb (``flip_limb_permutation``) and the x component changes sign under the mirror.
+        Used by the training augmentation and by flip test-time augmentation alike.
+        """
+        heatmap_source = np.concatenate([self.flip_permutation(), [self.num_keypoints]])
+        source, sign = self.flip_limb_permutation()
+        paf_source = np.zeros(self.num_pafs, dtype=np.int64)
+        paf_sign = np.ones(self.num_pafs, dtype=np.float32)
+        for k, (cx, cy) in enumerate(self.paf_channels):
+            sx, sy = self.paf_channels[source[k]]
+            paf_source[cx], paf_sign[cx] = sx, -sign[k]
+            paf_source[cy], paf_sign[cy] = sy, sign[k]
+        return heatmap_source, paf_source, paf_sign
+
     def from_coco17(self, keypoints: np.ndarray) -> np.ndarray:
         """Convert COCO keypoints ``(..., 17, 3)`` (x, y, v) into this layout ``(..., K, 3)``.
 

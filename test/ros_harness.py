@@ -33,6 +33,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
 from doubles import AnnotationNet, load_scene
+from ros2_openpose.config import DecodeConfig
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray
 from ros2_openpose.ros.image_io import to_compressed_msg, to_image_msg
@@ -75,12 +76,13 @@ class Harness:
     """A PoseNode plus a client node that publishes images and records every output, one executor thread."""
 
     def __init__(self, context, scene, transport: str = "raw", net_cls=GatedNet, own_camera: bool = True,
-                 **params: Any) -> None:
+                 decode: DecodeConfig | None = None, **params: Any) -> None:
         self.context = context
         self.image = scene.image
         self.truth = scene.keypoints
         self.net = net_cls({self.image.shape[:2]: scene.keypoints}, INPUT_SIZE)
-        estimator = PoseEstimator(network=self.net, device="cpu", input_size=INPUT_SIZE)
+        # decode: the estimator's own settings, as a model card would give them (None: the originals).
+        estimator = PoseEstimator(network=self.net, device="cpu", input_size=INPUT_SIZE, config=decode)
         values = {**SHIPPED, "input_transport": transport, **params}
         values.pop("weights")  # the estimator is injected
         self.ns = f"/t{os.getpid()}_{id(self) % 100000}"

@@ -21,6 +21,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ros2_openpose import assets, cli
+from ros2_openpose.config import DecodeConfig
 from training import synthetic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -65,6 +66,7 @@ def test_folder_writes_openpose_json_coco_results_and_images(images, tmp_path, c
     assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["frames"] == 6 and summary["unreadable"] == 1 and summary["people"] > 0
+    assert summary["decode"] == DecodeConfig().as_dict()  # the demo model has no settings of its own
     assert len(list((tmp_path / "annotated").glob("*.jpg"))) == 6
     for frame in (tmp_path / "json").glob("*_keypoints.json"):
         data = json.loads(frame.read_text())
@@ -139,6 +141,23 @@ def test_start_says_which_model_runs_and_warns_when_synthetic(images, tmp_path, 
     card = info.card
     assert card["synthetic_only"] and card["name"] in err and card["trained_on"] in err
     assert f"warning: {assets.SYNTHETIC_WARNING}" in err
+
+
+def test_decode_flags_go_over_the_models_own_settings(images, tmp_path):
+    import torch
+
+    from ros2_openpose.models import SeedNet, make_checkpoint
+
+    checkpoint = make_checkpoint(SeedNet(width=0.125, paf_stages=1, heatmap_stages=1, freeze_backbone=False))
+    checkpoint["card"] = {"name": "tiny", "trained_on": "nothing",
+                          "decode": {"heatmap_threshold": 0.05, "min_parts": 4}}
+    torch.save(checkpoint, tmp_path / "tiny.pt")
+    folder, _ = images
+    out = tmp_path / "o"
+    assert cli.main([str(folder), "--weights", str(tmp_path / "tiny.pt"), "--out", str(out), "--no-images",
+                     "--input-size", "184", "--min-parts", "5"]) == 0
+    decode = json.loads((out / "summary.json").read_text())["decode"]
+    assert decode == DecodeConfig(heatmap_threshold=0.05, min_parts=5).as_dict()
 
 
 def test_progress_lines_when_not_on_a_terminal(images, tmp_path, capsys):

@@ -152,6 +152,54 @@ def test_single_image_and_live_config():
         estimator.config = DecodeConfig(paf_threshold=3.0)
 
 
+# ---- flip test-time augmentation ----------------------------------------------------------------
+
+class MirrorAwareNet(PlantedNet):
+    """Draws its people; on a mirrored input (told by a bright left-half marker now on the right) it
+    draws their mirror image with left and right relabelled, as a flip-equivariant network would."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows, cols = x.shape[-2] // 8, x.shape[-1] // 8
+        perm = self.skeleton.flip_permutation()
+        maps, half = [], x.shape[-1] // 2
+        for i in range(len(x)):  # the batch holds the direct images, then the mirrored ones
+            people = self.people[i % len(self.people)]
+            mirrored = bool(x[i, :, :, :half].sum() < x[i, :, :, half:].sum())
+            if mirrored:
+                people = people[:, perm].copy()
+                people[..., 0] = x.shape[-1] - 1 - people[..., 0]
+            maps.append(render(people, self.skeleton, rows, cols))
+        return torch.stack([m[0] for m in maps]).to(x.device), torch.stack([m[1] for m in maps]).to(x.device)
+
+
+@pytest.mark.parametrize("skeleton", [COCO17, COCO18])
+def test_flip_averages_the_mirror_image_back_onto_the_same_maps(skeleton):
+    """A flip-equivariant network's mirrored maps, moved back by ``flip_channels``, equal its direct maps
+    (a wrong channel, limb or sign would not); a network that only draws on one side gets half."""
+    image = np.zeros((256, 320, 3), np.uint8)
+    image[:, :160] = 255  # the marker that tells the network it sees the mirror image
+    tensor, (box,) = to_tensor_batch([image], 256, fmt="rgb_imagenet")
+    people = box.to_input(np.stack([stick_person(110, 20, 200), stick_person(230, 40, 190)]))
+    if skeleton is COCO18:  # the layout's own points: COCO's 17 plus a neck between the shoulders
+        people = np.concatenate([people[:, :1], people[:, 5:7].mean(1, keepdims=True), people[:, 1:]], 1)
+        people = people[:, [0, 1, 7, 9, 11, 6, 8, 10, 13, 15, 17, 12, 14, 16, 3, 2, 5, 4]]
+    net = MirrorAwareNet([people], skeleton)
+    direct = infer_maps(net, tensor)
+    flipped = infer_maps(net, tensor, flip=skeleton.flip_channels())
+    for a, b in zip(direct, flipped, strict=True):
+        assert a.shape == b.shape and float(a.abs().max()) > 0.9
+        assert torch.allclose(a, b, atol=1e-5)
+    # Without the channel moves the mirrored maps disagree: the check above can fail.
+    blind = infer_maps(net, tensor, flip=(np.arange(skeleton.num_heatmaps), np.arange(skeleton.num_pafs),
+                                          np.ones(skeleton.num_pafs, np.float32)))
+    assert blind[0].shape == direct[0].shape and not torch.allclose(direct[0], blind[0], atol=1e-2)
+
+    estimator = PoseEstimator(network=net, device="cpu", input_size=256, flip=True)
+    assert estimator.info["flip"] is True
+    found = estimator.estimate(image)
+    assert len(found) == 2 and all(int((p.keypoints[:, 2] > 0).sum()) == skeleton.num_keypoints for p in found)
+
+
 # ---- construction -------------------------------------------------------------------------------
 
 def tiny_seed(**kw) -> SeedNet:

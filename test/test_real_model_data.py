@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from ros2_openpose.config import DecodeConfig
 from ros2_openpose.models.light import LightNet, MobileNetV1
 from ros2_openpose.skeletons import get_skeleton
 from training.data import PoseDataset, channel_masks
@@ -283,3 +284,32 @@ def test_ship_writes_a_slim_file_with_its_card_and_input_size(tmp_path: Path) ->
     assert "optimizer" not in slim and slim["card"]["trained_on"] == "photos"
     estimator = PoseEstimator(weights=tmp_path / "m.pt", device="cpu")
     assert estimator.input_size == 320 and estimator.model.card["name"] == "m"
+    assert estimator.config == DecodeConfig()  # no --decode: the original thresholds
+
+
+def test_ship_records_the_models_own_decode_settings_and_every_entry_point_runs_them(tmp_path: Path) -> None:
+    from ros2_openpose.assets import describe_model
+    from ros2_openpose.estimator import PoseEstimator
+    from ros2_openpose.models import make_checkpoint
+    from training.ship import main as ship_main
+
+    net = LightNet("coco17", alpha=0.25, channels=16, keypoint_prior=True)
+    torch.save(make_checkpoint(net), tmp_path / "best.pt")
+    with pytest.raises(SystemExit):  # refused before anything is written: not a DecodeConfig field
+        ship_main([str(tmp_path / "best.pt"), str(tmp_path / "m.pt"), "--name", "m", "--trained-on", "x",
+                   "--decode", "heat_threshold=0.05"])
+    assert not (tmp_path / "m.pt").exists()
+    assert ship_main([str(tmp_path / "best.pt"), str(tmp_path / "m.pt"), "--name", "m", "--trained-on", "x",
+                      "--decode", "heatmap_threshold=0.05", "--decode", "min_parts=4"]) == 0
+    own = DecodeConfig(heatmap_threshold=0.05, min_parts=4)
+    estimator = PoseEstimator(weights=tmp_path / "m.pt", device="cpu", input_size=184)
+    assert estimator.config == own and estimator.model.decode_config() == own
+    assert "its own decode settings: heatmap_threshold=0.05, min_parts=4" in describe_model(estimator.model)
+    # An explicit config wins over the card's (an ONNX export carries the card: test_onnx's metadata test).
+    assert PoseEstimator(weights=tmp_path / "m.pt", device="cpu", config=DecodeConfig()).config == DecodeConfig()
+    # A card whose settings the package cannot run is a clear error, not a silent fallback.
+    slim = torch.load(tmp_path / "m.pt", weights_only=True)
+    slim["card"]["decode"] = {"heatmap_threshold": 7.0}
+    torch.save(slim, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="card's decode settings"):
+        PoseEstimator(weights=tmp_path / "bad.pt", device="cpu")

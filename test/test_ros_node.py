@@ -27,6 +27,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from doubles import OomNet
 from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model
+from ros2_openpose.config import DecodeConfig
 from ros2_openpose.msg import PersonArray, SkeletonInfo
 from ros2_openpose.ros.image_io import to_image_msg
 from ros2_openpose.ros.node import PoseNode
@@ -134,6 +135,23 @@ def test_live_threshold_change(harness):
     people = h.roundtrip().people
     assert all(sum(k.score > 0 for k in p.keypoints) >= 17 for p in people)
     assert len(people) < len(h.truth)
+
+
+def test_decode_parameters_default_to_the_models_own(harness):
+    """Unset decode parameters take the estimator's (the model card's) settings and show them; a -p or
+    yaml value still wins; both stay live."""
+    own = DecodeConfig(heatmap_threshold=0.05, min_parts=4)
+    h = harness(decode=own)
+    assert h.node.estimator.config == own
+    assert h.node.get_parameter("heatmap_threshold").value == 0.05
+    assert h.node.get_parameter("min_parts").value == 4
+    assert h.node.get_parameter("paf_threshold").value == DecodeConfig().paf_threshold
+    fixed = harness(decode=own, heatmap_threshold=0.3)
+    assert fixed.node.estimator.config.heatmap_threshold == 0.3
+    assert fixed.node.get_parameter("heatmap_threshold").value == 0.3
+    assert fixed.node.estimator.config.min_parts == 4
+    assert fixed.node.set_parameters([Parameter("heatmap_threshold", value=0.2)])[0].successful
+    assert fixed.node.estimator.config.heatmap_threshold == 0.2
 
 
 def test_refused_parameters(harness):

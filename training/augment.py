@@ -166,20 +166,12 @@ def flip_maps(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton) -> tup
 
     Heatmap channels follow the keypoint permutation (background stays last).  A PAF's x component
     changes sign under a mirror, and its channel moves to the mirror limb; a cross-body limb (say
-    l_hip -> r_hip) is its own mirror pointing the other way, hence ``sign`` from
-    ``skeleton.flip_limb_permutation``.  Equal to rendering flipped keypoints when the input width
-    is ``stride * w``.
+    l_hip -> r_hip) is its own mirror pointing the other way (``skeleton.flip_channels``).  Equal to
+    rendering flipped keypoints when the input width is ``stride * w``.
     """
-    perm = skeleton.flip_permutation()
-    hm = heatmaps[..., ::-1]
-    hm = np.concatenate([hm[perm], hm[skeleton.num_keypoints:]], axis=0)
-    source, sign = skeleton.flip_limb_permutation()
-    flipped = pafs[..., ::-1]
-    out = np.empty_like(pafs)
-    for k, (cx, cy) in enumerate(skeleton.paf_channels):
-        sx, sy = skeleton.paf_channels[source[k]]
-        out[cx] = -sign[k] * flipped[sx]
-        out[cy] = sign[k] * flipped[sy]
+    heatmap_source, paf_source, paf_sign = skeleton.flip_channels()
+    hm = heatmaps[heatmap_source, :, ::-1]
+    out = pafs[paf_source, :, ::-1] * paf_sign[:, None, None].astype(pafs.dtype)
     return np.ascontiguousarray(hm), out
 
 

@@ -130,13 +130,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="folder for metrics.json and results.json")
     p.add_argument("--input-size", type=int, help="network input height (default: the checkpoint's, else 368)")
     p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="multi-scale factors")
+    p.add_argument("--flip", action="store_true", help="average each image's maps with its mirror image's")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-fp16", action="store_true", help="float32 on CUDA")
     p.add_argument("--max-images", type=int, help="first N images by id")
     p.add_argument("--canvas", type=float, default=1.0,
                    help="place each image on a canvas this many times its size: people as seen farther away")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="decode setting, e.g. --set min_parts=2 (DecodeConfig fields)")
+                   help="decode setting over the model's own, e.g. --set min_parts=2 (DecodeConfig fields)")
     return p.parse_args(argv)
 
 
@@ -147,19 +148,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         changes = dict(parse_setting(text) for text in args.set)
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    config = DecodeConfig().updated(**changes)
+    DecodeConfig().updated(**changes)  # a bad name or value fails before the model loads
     try:
         weights = resolve_weights(args.weights)
     except FileNotFoundError as err:
         raise SystemExit(f"training.evaluate: error: {err}") from None
     estimator = PoseEstimator(weights=weights, device=args.device, fp16=not args.no_fp16,
-                              input_size=args.input_size, scales=tuple(args.scales), config=config)
+                              input_size=args.input_size, scales=tuple(args.scales), flip=args.flip)
+    config = estimator.config = estimator.config.updated(**changes)  # on top of the model's own settings
     metrics, results = evaluate_estimator(estimator, args.images, args.annotations, args.max_images,
                                           canvas=args.canvas)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"weights": str(weights), "images": str(args.images), "annotations": str(args.annotations),
-              "input_size": estimator.input_size, "scales": list(args.scales), "canvas": args.canvas,
+              "input_size": estimator.input_size, "scales": list(args.scales), "flip": args.flip, "canvas": args.canvas,
               "decode": config.as_dict(),
               "detections": len(results), "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -8,6 +8,8 @@ and writes the card that the node, the CLI and the demo print at start (``assets
 The result loads with ``ros2_openpose.models.load_model`` exactly as the checkpoint did.
 ``--input-size`` sets the input height every entry point runs it at by default (the config's
 ``eval.input_size``), when held-out measurements chose another size than the training crops'.
+``--decode KEY=VALUE`` records decode settings the model runs with by default instead of the original
+thresholds (the card's ``decode``; ``ModelInfo.decode_config``), chosen on held-out data.
 """
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from typing import Any
 
 import torch
 
+from ros2_openpose.config import DecodeConfig
 from ros2_openpose.models import load_model
+
+from .config import parse_setting
 
 #: What a shipped file keeps of a checkpoint.
 KEEP = ("model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "history")
@@ -51,9 +56,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trained-on", required=True, help="one line: the data it saw (and their terms)")
     p.add_argument("--synthetic-only", action="store_true", help="it never saw a real person")
     p.add_argument("--input-size", type=int, help="the default input height (else the checkpoint's eval size)")
+    p.add_argument("--decode", action="append", default=[], metavar="KEY=VALUE",
+                   help="a decode setting the model runs with by default, e.g. heatmap_threshold=0.05")
     args = p.parse_args(argv)
-    slim = ship(args.checkpoint, args.out, {"name": args.name, "trained_on": args.trained_on,
-                                            "synthetic_only": bool(args.synthetic_only)}, args.input_size)
+    card: dict[str, Any] = {"name": args.name, "trained_on": args.trained_on,
+                            "synthetic_only": bool(args.synthetic_only)}
+    if args.decode:
+        try:
+            card["decode"] = dict(parse_setting(text) for text in args.decode)
+            DecodeConfig().updated(**card["decode"])
+        except ValueError as err:
+            p.error(f"--decode: {err}")
+    slim = ship(args.checkpoint, args.out, card, args.input_size)
     size = Path(args.out).stat().st_size / 1e6
     print(f"{args.out}: {slim['model_type']} {slim['model_kwargs']}, epoch {slim.get('epoch')}, {size:.1f} MB")
     return 0

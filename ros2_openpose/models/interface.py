@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
+from ..config import DecodeConfig
 from ..skeletons import Skeleton, get_skeleton
 from ..tensor import get_input_format
 
@@ -87,6 +88,17 @@ class ModelInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def decode_config(self) -> DecodeConfig:
+        """The decode settings this model runs with by default: the original's (``DecodeConfig()``) with
+        the model card's ``decode`` entries applied.  A model's peaks need not be as high as CMU's:
+        the shipped default model's card lowers ``heatmap_threshold`` (measured, docs/model.md).
+        ValueError names a card entry that is unknown or out of range."""
+        changes = (self.card or {}).get("decode") or {}
+        try:
+            return DecodeConfig().updated(**changes)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"the model card's decode settings {changes}: {err}") from None
 
 
 def network_info(network: nn.Module, skeleton: str | Skeleton | None = None, **fields: Any) -> ModelInfo:

@@ -49,6 +49,8 @@ def model_description(info: Mapping[str, Any]) -> str:
     for key in ("input_size", "scales", "device"):
         if key in info:
             parts.append(f"{key}={info[key]}")
+    if info.get("flip"):
+        parts.append("flip")
     if "fp16" in info:
         parts.append("fp16" if info["fp16"] else "fp32")
     return " ".join(parts)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.exceptions import InvalidTopicNameException
+from rclpy.exceptions import InvalidTopicNameException, ParameterException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -29,6 +29,7 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 
 from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model, is_synthetic_only
+from ros2_openpose.config import DecodeConfig
 from ros2_openpose.draw import draw_people
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray, SkeletonInfo
@@ -39,7 +40,7 @@ from . import diagnostics, message
 from .accounting import FrameLedger
 from .frames import Frame, LatestFrames
 from .image_io import EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg, image_size, to_image_msg
-from .params import DECODE_PARAMS, declare_all
+from .params import DECODE_PARAMS, declare_all, declare_decode
 from .startup import StartupError, build_estimator, check_model, check_values, decode_config, set_cpu_threads
 from .subscription import ImageInput
 
@@ -138,14 +139,12 @@ class PoseNode(LifecycleNode):
             raise StartupError(f"images names a topic twice: {resolved}")
         self._topics = resolved
         set_cpu_threads(int(self.values["cpu_threads"]))
-        if self._injected is None:
-            estimator = build_estimator(self.values)
-        else:
-            try:  # the injected estimator still follows the node's decode parameters
-                self._injected.config = decode_config(self.values, self._injected.config)
-            except ValueError as err:
-                raise StartupError(str(err)) from err
-            estimator = self._injected
+        estimator = build_estimator(self.values) if self._injected is None else self._injected
+        try:  # the decode parameters: the model's own settings unless the yaml or -p give others
+            self.values.update(declare_decode(self, estimator.config))
+            estimator.config = decode_config(self.values, estimator.config)
+        except (ParameterException, ValueError) as err:
+            raise StartupError(f"bad parameter: {err}") from err
         check_model(estimator, self.values)
         self.estimator = estimator
         # The outputs exist before the warm-up, so subscribers have matched them when the first frame
@@ -239,12 +238,13 @@ class PoseNode(LifecycleNode):
     def _on_set_parameters(self, params: list) -> SetParametersResult:
         """Validate live changes together (a bad one refuses the whole set) and apply the decode ones."""
         for p in params:
-            if not p.name or not self.has_parameter(p.name):  # rclpy lets an empty name through
+            # rclpy lets an empty name through; the decode parameters pass here while being declared
+            if not p.name or not (self.has_parameter(p.name) or p.name in DECODE_PARAMS):
                 return SetParametersResult(successful=False, reason=f"no parameter named {p.name!r}")
         changes = {p.name: p.value for p in params}
         decode = {k: v for k, v in changes.items() if k in DECODE_PARAMS}
         if decode:
-            base = self.estimator.config if self.estimator is not None else decode_config(self.values)
+            base = self.estimator.config if self.estimator is not None else DecodeConfig()
             try:
                 config = base.updated(**decode)
             except (ValueError, TypeError) as err:

@@ -21,6 +21,9 @@ class Param:
     live: bool = True                      # False -> read_only: needs a restart (model, device, QoS)
     range: tuple[float, float, float] | None = None  # (from, to, step); step 0 = any value
     choices: tuple[str, ...] = ()          # allowed strings (checked by the node)
+    #: Declared once the model is loaded, its default then the model's own (``ModelInfo.decode_config``);
+    #: ``default`` is the original's, what a model without its own settings runs with.
+    from_model: bool = False
 
     def descriptor(self) -> ParameterDescriptor:
         text = self.description + (f" One of: {', '.join(self.choices)}." if self.choices else "")
@@ -35,9 +38,12 @@ class Param:
         return desc
 
 
-def declare(node: Node, params: tuple[Param, ...]) -> dict[str, Any]:
-    """Declare ``params`` on ``node``; returns name -> value (overrides and yaml applied)."""
-    declared = node.declare_parameters("", [(p.name, p.default, p.descriptor()) for p in params])
+def declare(node: Node, params: tuple[Param, ...], defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Declare ``params`` on ``node`` (``defaults`` replace their defaults); returns name -> value
+    (overrides and yaml applied)."""
+    defaults = defaults or {}
+    declared = node.declare_parameters("", [(p.name, defaults.get(p.name, p.default), p.descriptor())
+                                            for p in params])
     return {p.name: p.value for p in declared}
 
 
@@ -47,6 +53,8 @@ def usage(program: str, summary: str, params: tuple[Param, ...]) -> str:
              summary, "", "parameters:"]
     for p in params:
         default = "''" if p.default == "" else str(p.default).lower() if isinstance(p.default, bool) else p.default
+        if p.from_model:
+            default = f"the model's own; the original's {default}"
         lines.append(f"  {p.name} (default {default}{'' if p.live else ', read-only'})")
         lines += textwrap.wrap(p.descriptor().description, 96, initial_indent=" " * 6, subsequent_indent=" " * 6)
     return "\n".join(lines)

@@ -2,8 +2,9 @@
 
 ``PARAMS`` is the single table (``param_table.Param`` rows); ``declare_all`` declares it on a node,
 ``param_table.usage`` prints it for ``--help``, ``docs/ros.md`` and ``params/pose.yaml`` mirror it (a
-test checks the yaml).  The decode thresholds take their defaults and ranges from ``DecodeConfig`` so
-the node and the core cannot disagree.
+test checks the yaml).  The decode thresholds take their ranges from ``DecodeConfig`` so the node and
+the core cannot disagree, and their defaults from the model (``declare_decode``, at configure): the
+original thresholds, unless the model's card sets its own (the shipped default model's does).
 """
 from __future__ import annotations
 
@@ -24,14 +25,11 @@ _DEFAULT = DecodeConfig()
 def _decode(name: str, description: str) -> Param:
     bounds = DecodeConfig.RANGES.get(name)
     if bounds is None:
-        return Param(name, getattr(_DEFAULT, name), description)
+        return Param(name, getattr(_DEFAULT, name), description, from_model=True)
     lo, hi = bounds
-    return Param(name, getattr(_DEFAULT, name), description, range=(lo, hi, 1 if isinstance(lo, int) else 0.0))
+    return Param(name, getattr(_DEFAULT, name), description, range=(lo, hi, 1 if isinstance(lo, int) else 0.0),
+                 from_model=True)
 
-
-#: DecodeConfig fields the node exposes; changing one replaces ``estimator.config`` live.
-DECODE_PARAMS = ("paf_threshold", "heatmap_threshold", "match_threshold", "min_parts", "min_person_score",
-                 "use_extra_pafs")
 
 PARAMS: tuple[Param, ...] = (
     # model and device: fixed for the node's life
@@ -48,6 +46,8 @@ PARAMS: tuple[Param, ...] = (
     Param("input_size", 0, "Network input height in pixels (multiple of 8); 0 = the size the checkpoint "
           "was trained for, else 368.", live=False, range=(0, 1024, 8)),
     Param("scales", [1.0], "Input scales averaged (multi-scale inference); the first is the base.", live=False),
+    Param("flip", False, "Also run each image mirrored and average the maps (test-time augmentation: twice "
+          "the network's work).", live=False),
     # decoding: live
     _decode("paf_threshold", "A PAF sample supports a limb when its dot product with the limb exceeds this."),
     _decode("heatmap_threshold", "Heatmap local maxima below this are not keypoints."),
@@ -79,11 +79,21 @@ PARAMS: tuple[Param, ...] = (
 )
 
 BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+#: DecodeConfig fields the node exposes; changing one replaces ``estimator.config`` live.
+DECODE_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.from_model)
 
 
 def declare_all(node: Node) -> dict[str, Any]:
-    """Declare every pose_node parameter on ``node``; returns name -> value (overrides and yaml applied)."""
-    return declare(node, PARAMS)
+    """Declare pose_node's parameters but the decode ones; returns name -> value (overrides and yaml applied)."""
+    return declare(node, tuple(p for p in PARAMS if not p.from_model))
+
+
+def declare_decode(node: Node, config: DecodeConfig) -> dict[str, Any]:
+    """Declare the decode parameters with ``config`` (the model's own settings) as their defaults, once:
+    a yaml or ``-p`` value still wins; a later configure keeps what they hold.  Returns name -> value."""
+    rows = tuple(p for p in PARAMS if p.from_model and not node.has_parameter(p.name))
+    declare(node, rows, {p.name: getattr(config, p.name) for p in rows})
+    return {name: node.get_parameter(name).value for name in DECODE_PARAMS}
 
 
 def check_choice(name: str, value: Any) -> str | None:

@@ -27,7 +27,7 @@ class StartupError(RuntimeError):
     """The node cannot serve (no / missing / incompatible weights, bad settings): main exits 2."""
 
 
-def decode_config(values: dict[str, Any], base: DecodeConfig = DecodeConfig()) -> DecodeConfig:
+def decode_config(values: dict[str, Any], base: DecodeConfig) -> DecodeConfig:
     """``base`` with the node's decode parameters applied (ValueError with a reason when out of range)."""
     return base.updated(**{k: values[k] for k in DECODE_PARAMS if k in values})
 
@@ -72,7 +72,7 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
     try:
         return PoseEstimator(weights=weights, device=values["device"], fp16=values["fp16"],
                              input_size=values["input_size"] or None, scales=values["scales"],
-                             config=decode_config(values))
+                             flip=values["flip"])  # the decode settings: the model's own (node.py applies the node's)
     except WeightsError as err:  # its message names the file already (the loader's, or ours below)
         raise StartupError(f"incompatible weights {err if str(weights) in str(err) else f'{weights}: {err}'}") from err
     except Exception as err:
