@@ -91,7 +91,12 @@ class VideoPublisher(Node):
             msg = to_image_msg(bgr, self.get_clock().now().to_msg(), self.frame_id)
             self.answered.clear()
             self.waiting_for = msg.header.stamp
-            self.pub.publish(msg)
+            try:
+                self.pub.publish(msg)
+            except Exception:  # rcl's "context is invalid": a signal shut rclpy down between check and publish
+                if self.stop.is_set() or not self.context.ok():
+                    break
+                raise
             sent += 1
             if self.lockstep:
                 if self._pause(self.timeout, self.answered) and not self.answered.is_set():
