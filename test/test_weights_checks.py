@@ -57,6 +57,8 @@ CHECKPOINTS = {
                       "keypoint_prior='yes' is not true or false"),
     "bad_skeleton": (lambda c: c.update(skeleton="coco99"), "skeleton 'coco99' is not one of"),
     "nan_weights": (_nan, "hold NaN or infinite values"),
+    "card_decode_out_of_range": (lambda c: c["card"].update(decode={"heatmap_threshold": 7.0}),
+                                 "the model card's decode settings {'heatmap_threshold': 7.0}"),
 }
 
 
@@ -70,6 +72,7 @@ def _refused(path: Path) -> str:
 
 def test_the_unmodified_demo_checkpoint_loads():
     assert build_estimator({**DEFAULTS, "weights": "demo"}).info["model_type"] == "seed"
+    assert build_estimator({**DEFAULTS, "weights": "demo", "flip": True}).info["flip"] is True
 
 
 @pytest.mark.parametrize("name", sorted(CHECKPOINTS))
