@@ -40,14 +40,20 @@ python -m training.prepare merge data/prepared/val.json \
 sets=(--train-images "$data/training/lspet/images" --train-annotations data/prepared/lspet/train.json
       --train-images "$data/training/fashion/images" --train-annotations data/prepared/fashion/train.json
       --backbone-weights "$posenet")
+# One training run into OUT (the first argument), resumed from OUT/last.pt when an earlier call stopped.
+train_into() {
+  local out=$1 resume=()
+  shift
+  [ -f "$out/last.pt" ] && resume=(--resume "$out/last.pt")
+  python -m training.train "$@" --out "$out" "${resume[@]}"
+}
+merged_val=(--val-images "$data/training" --val-annotations data/prepared/val.json)
 # Leg 1 (as the shipped model was trained): LightNet without the keypoint prior, a 10-epoch schedule
 # stopped after epoch 2, then the same run re-planned for 8 epochs and stopped after epoch 3.
 leg1=${run}_leg1
 if [ ! -f "$leg1/done" ]; then
-  resume=(); [ -f "$leg1/last.pt" ] && resume=(--resume "$leg1/last.pt")
-  python -m training.train --config training/configs/light256_leg1.yaml "${sets[@]}" \
-    --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json \
-    --out "$leg1" --stop-after 2 "${resume[@]}"
+  train_into "$leg1" --config training/configs/light256_leg1.yaml "${sets[@]}" \
+    --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json --stop-after 2
   python -m training.train --resume "$leg1/last.pt" --epochs 8 --stop-after 3 "${sets[@]}" \
     --val-images "$data/training/lspet/images" --val-annotations data/prepared/lspet/val.json --out "$leg1"
   touch "$leg1/done"
@@ -55,10 +61,8 @@ fi
 # Leg 2: with PoseNet's keypoint head as a prior, warm-started from leg 1 (training.network.warm_start).
 leg2=${run}_leg2
 if [ ! -f "$leg2/done" ]; then
-  resume=(); [ -f "$leg2/last.pt" ] && resume=(--resume "$leg2/last.pt")
-  python -m training.train --config training/configs/light256.yaml "${sets[@]}" \
-    --set model.warm_start="$leg1/last.pt" \
-    --val-images "$data/training" --val-annotations data/prepared/val.json --out "$leg2" "${resume[@]}"
+  train_into "$leg2" --config training/configs/light256.yaml "${sets[@]}" --set model.warm_start="$leg1/last.pt" \
+    "${merged_val[@]}"
   touch "$leg2/done"
 fi
 # Leg 3: leg 2 fine-tuned where the teacher's confident bystanders are people to find (prepared_teach),
@@ -68,17 +72,13 @@ teach=(--train-images "$data/training/lspet/images" --train-annotations data/pre
        --backbone-weights "$posenet")
 leg3=${run}_leg3
 if [ ! -f "$leg3/done" ]; then
-  resume=(); [ -f "$leg3/last.pt" ] && resume=(--resume "$leg3/last.pt")
-  python -m training.train --config training/configs/light256.yaml "${teach[@]}" \
-    --set model.warm_start="$leg2/last.pt" --set optim.lr=5e-4 --set optim.warmup_iters=100 --set train.epochs=2 \
-    --val-images "$data/training" --val-annotations data/prepared/val.json --out "$leg3" "${resume[@]}"
+  train_into "$leg3" --config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}" \
+    --set model.warm_start="$leg2/last.pt" --set optim.lr=5e-4 --set optim.warmup_iters=100 --set train.epochs=2
   touch "$leg3/done"
 fi
 # Leg 4: leg 3 continued on the same data, another 2-epoch cosine from 3e-4.
-resume=(); [ -f "$run/last.pt" ] && resume=(--resume "$run/last.pt")
-python -m training.train --config training/configs/light256.yaml "${teach[@]}" \
-  --set model.warm_start="$leg3/last.pt" --set optim.lr=3e-4 --set optim.warmup_iters=100 --set train.epochs=2 \
-  --val-images "$data/training" --val-annotations data/prepared/val.json --out "$run" "${resume[@]}"
+train_into "$run" --config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}" \
+  --set model.warm_start="$leg3/last.pt" --set optim.lr=3e-4 --set optim.warmup_iters=100 --set train.epochs=2
 # The input size and the heatmap threshold are chosen on the held-out split only (docs/model.md).
 python -m training.ship "$run/best.pt" ros2_openpose/data/default.pt --name default --input-size 320 \
   --decode heatmap_threshold=0.05 \
