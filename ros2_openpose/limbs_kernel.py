@@ -44,7 +44,11 @@ def _score(field, xy, valid, ends, threshold, min_fraction, match_threshold, lon
                 allowed = samples - int(np.ceil(samples * min_fraction - 1e-6))
                 ux, uy = dx * stride / length, dy * stride / length
                 fails, total = 0, 0.0
-                for k in range(samples):
+                mid = (samples - 1) // 2
+                for m in range(samples):
+                    # Middle first, then outwards: a wrong pair leaves the PAF far from both peaks,
+                    # so it fails there first (near its ends it often lies on a true limb of A or B).
+                    k = mid + (m + 1) // 2 if m % 2 else mid - m // 2
                     t = k / (samples - 1)
                     x = min(max(ax + t * dx, 0.0), w - 1.0)
                     y = min(max(ay + t * dy, 0.0), h - 1.0)
