@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flip", action="store_true",
                         help="also run each image mirrored and average the maps (twice the network's work)")
     parser.add_argument("--no-fp16", action="store_true", help="run float32 on CUDA")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads of the network (0: torch's default, one per core); 1 on a machine "
+                             "whose cores are busy with other work, where more threads stall each other")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0 = all)")
     parser.add_argument("--no-images", action="store_true", help="write JSON only")
     parser.add_argument("--log-every", type=float, default=10.0, metavar="SECONDS",
@@ -86,6 +89,8 @@ def check_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         raise UsageError(f"--input-size must be a multiple of 8 in [{lo}, {hi}], got {args.input_size}")
     if any(not 0 < s <= 4 for s in args.scales):
         raise UsageError(f"--scales must lie in (0, 4], got {args.scales}")
+    if args.threads < 0:
+        raise UsageError(f"--threads must be 0 (torch's default) or more, got {args.threads}")
     if args.log_every < 0:
         raise UsageError(f"--log-every must be 0 or more seconds, got {args.log_every}")
     given = {"paf_threshold": args.paf_threshold, "heatmap_threshold": args.heatmap_threshold,
@@ -130,8 +135,10 @@ def _check_out(out: Path) -> None:
 
 
 def build_estimator(args: argparse.Namespace, changes: dict[str, Any]) -> PoseEstimator:
+    from .device import set_cpu_threads
     from .estimator import PoseEstimator
 
+    set_cpu_threads(args.threads)  # before the model loads: ONNX Runtime sizes its pool from it
     estimator = PoseEstimator(weights=resolve_weights(args.weights), device=args.device, fp16=not args.no_fp16,
                               input_size=args.input_size, scales=tuple(args.scales), flip=args.flip)
     estimator.config = estimator.config.updated(**changes)
@@ -164,6 +171,8 @@ class Annotated:
 
 
 def run(args: argparse.Namespace, changes: dict[str, Any], ids: dict[str, int] | None) -> dict:
+    import torch  # here, not at the top: --help and argument errors stay fast
+
     estimator = build_estimator(args, changes)
     print(f"{PROG}: {describe_model(estimator.model)}", file=sys.stderr, flush=True)
     if is_synthetic_only(estimator.model):
@@ -213,7 +222,7 @@ def run(args: argparse.Namespace, changes: dict[str, Any], ids: dict[str, int] |
             summary = {**counts, "fps": round(counts["frames"] / seconds, 2) if seconds > 0 else 0.0,
                        "annotated_frames": annotated.frames if annotated is not None else 0,
                        "interrupted": interrupted, "out": str(out), "model": estimator.info,
-                       "decode": estimator.config.as_dict()}
+                       "decode": estimator.config.as_dict(), "threads": torch.get_num_threads()}
             (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
 

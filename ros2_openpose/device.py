@@ -35,3 +35,11 @@ def device_problem(device: str) -> str | None:
     if parsed.index is not None and parsed.index >= torch.cuda.device_count():
         return f"names a CUDA device this machine lacks (it has {torch.cuda.device_count()})"
     return None
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Torch's intra-op threads (process-wide; ONNX Runtime takes as many); 0 leaves torch's default (one
+    per core).  One thread keeps a frame from stalling when other processes load the cores: a parallel
+    region waits for its slowest thread (docs/benchmarks.md, contention)."""
+    if threads > 0 and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from ros2_openpose import assets
 from ros2_openpose.assets import DEMO_WEIGHTS, resolve_weights
@@ -58,10 +59,16 @@ def test_evaluate_takes_a_shipped_name(real_data: Path, tmp_path: Path, capsys) 
     folder = real_data / "mmpose-coco"
     args = ["--images", str(folder), "--annotations", str(folder / "annotations.json"), "--out", str(tmp_path),
             "--device", "cpu"]
-    metrics = evaluate.main(["--weights", "demo", *args])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        metrics = evaluate.main(["--weights", "demo", "--threads", "1", *args])
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
     assert 0.0 <= metrics["AP"] <= 1.0  # real COCOeval ran; the demo model's AP is not the point
     report = json.loads((tmp_path / "metrics.json").read_text())
-    assert report["weights"] == str(DEMO_WEIGHTS)
+    assert report["weights"] == str(DEMO_WEIGHTS) and report["threads"] == 1
     with pytest.raises(SystemExit) as err:
         evaluate.main(["--weights", str(tmp_path / "gone.pt"), *args])
     assert str(err.value).startswith("training.evaluate: error: weights file not found") and "gone.pt" in str(err.value)

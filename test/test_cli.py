@@ -160,6 +160,25 @@ def test_decode_flags_go_over_the_models_own_settings(images, tmp_path):
     assert decode == DecodeConfig(heatmap_threshold=0.05, min_parts=5).as_dict()
 
 
+def test_threads_flag_sets_the_networks_cpu_threads(images, tmp_path):
+    import torch
+
+    folder, _ = images
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
+                         "--max-frames", "1", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 1
+        assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
+        torch.set_num_threads(2)
+        assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
+                         "--max-frames", "1"]) == 0  # 0, the default: torch's own, left alone
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_progress_lines_when_not_on_a_terminal(images, tmp_path, capsys):
     folder, _ = images
     assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--log-every", "0"]) == 0
@@ -173,6 +192,7 @@ def test_progress_lines_when_not_on_a_terminal(images, tmp_path, capsys):
     (["--input-size", "100000"], "--input-size must be a multiple of 8 in [8, 1024], got 100000"),
     (["--input-size", "100"], "--input-size must be a multiple of 8"),
     (["--scales", "0"], "--scales must lie in (0, 4]"),
+    (["--threads", "-1"], "--threads must be 0 (torch's default) or more, got -1"),
     (["--paf-threshold", "2"], "paf-threshold=2.0 is outside [0.0, 1.0]"),
     (["--device", "tpu"], "--device 'tpu' is not one of auto, cpu, cuda, cuda:N"),
 ])

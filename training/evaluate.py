@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
+from ros2_openpose.device import set_cpu_threads
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.people import to_coco_results
 
@@ -133,6 +134,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--flip", action="store_true", help="average each image's maps with its mirror image's")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-fp16", action="store_true", help="float32 on CUDA")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads of the network (0: torch's default); 1 beside a training on the same cores")
     p.add_argument("--max-images", type=int, help="first N images by id")
     p.add_argument("--canvas", type=float, default=1.0,
                    help="place each image on a canvas this many times its size: people as seen farther away")
@@ -153,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         weights = resolve_weights(args.weights)
     except FileNotFoundError as err:
         raise SystemExit(f"training.evaluate: error: {err}") from None
+    if args.threads < 0:
+        raise SystemExit(f"training.evaluate: error: --threads must be 0 or more, got {args.threads}")
+    set_cpu_threads(args.threads)
     estimator = PoseEstimator(weights=weights, device=args.device, fp16=not args.no_fp16,
                               input_size=args.input_size, scales=tuple(args.scales), flip=args.flip)
     config = estimator.config = estimator.config.updated(**changes)  # on top of the model's own settings
@@ -162,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     report = {"weights": str(weights), "images": str(args.images), "annotations": str(args.annotations),
               "input_size": estimator.input_size, "scales": list(args.scales), "flip": args.flip, "canvas": args.canvas,
-              "decode": config.as_dict(),
+              "decode": config.as_dict(), "threads": torch.get_num_threads(),
               "detections": len(results), "metrics": metrics}
     (out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "results.json").write_text(json.dumps(results) + "\n")

@@ -30,6 +30,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model, is_synthetic_only
 from ros2_openpose.config import DecodeConfig
+from ros2_openpose.device import set_cpu_threads
 from ros2_openpose.draw import draw_people
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.msg import PersonArray, SkeletonInfo
@@ -41,7 +42,7 @@ from .accounting import FrameLedger
 from .frames import Frame, LatestFrames
 from .image_io import EmptyImage, UnsupportedEncoding, from_compressed_msg, from_image_msg, image_size, to_image_msg
 from .params import DECODE_PARAMS, declare_all, declare_decode
-from .startup import StartupError, build_estimator, check_model, check_values, decode_config, set_cpu_threads
+from .startup import StartupError, build_estimator, check_model, check_values, decode_config
 from .subscription import ImageInput
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE

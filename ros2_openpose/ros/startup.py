@@ -7,8 +7,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch
-
 from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.device import device_problem
@@ -53,12 +51,6 @@ def check_device(device: str) -> None:
     problem = device_problem(device)
     if problem is not None:
         raise StartupError(f"device={device!r} {problem}")
-
-
-def set_cpu_threads(threads: int) -> None:
-    """Torch's intra-op threads (process-wide); 0 leaves torch's default (one per core)."""
-    if threads > 0 and torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
 
 
 def build_estimator(values: dict[str, Any]) -> PoseEstimator:
