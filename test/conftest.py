@@ -21,6 +21,18 @@ def real_data() -> Path:
     return REAL
 
 
+@pytest.fixture
+def torch_threads():
+    """Torch at 2 intra-op threads, so a test can see an entry point set 1; the suite's setting is back
+    afterwards.  Yields torch."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield torch
+    torch.set_num_threads(before)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     try:
         import torch

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from ros2_openpose import assets
 from ros2_openpose.assets import DEMO_WEIGHTS, resolve_weights
@@ -53,19 +52,14 @@ def test_a_shipped_name_whose_file_is_missing_names_the_file(tmp_path: Path, mon
     assert str(missing) in message and "'default'" in message and "demo" in message and "\n" not in message
 
 
-def test_evaluate_takes_a_shipped_name(real_data: Path, tmp_path: Path, capsys) -> None:
+def test_evaluate_takes_a_shipped_name(real_data: Path, tmp_path: Path, capsys, torch_threads) -> None:
     from training import evaluate
 
     folder = real_data / "mmpose-coco"
     args = ["--images", str(folder), "--annotations", str(folder / "annotations.json"), "--out", str(tmp_path),
             "--device", "cpu"]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        metrics = evaluate.main(["--weights", "demo", "--threads", "1", *args])
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(threads)
+    metrics = evaluate.main(["--weights", "demo", "--threads", "1", *args])
+    assert torch_threads.get_num_threads() == 1
     assert 0.0 <= metrics["AP"] <= 1.0  # real COCOeval ran; the demo model's AP is not the point
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["weights"] == str(DEMO_WEIGHTS) and report["threads"] == 1

@@ -160,23 +160,16 @@ def test_decode_flags_go_over_the_models_own_settings(images, tmp_path):
     assert decode == DecodeConfig(heatmap_threshold=0.05, min_parts=5).as_dict()
 
 
-def test_threads_flag_sets_the_networks_cpu_threads(images, tmp_path):
-    import torch
-
+def test_threads_flag_sets_the_networks_cpu_threads(images, tmp_path, torch_threads):
     folder, _ = images
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
-                         "--max-frames", "1", "--threads", "1"]) == 0
-        assert torch.get_num_threads() == 1
-        assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
-        torch.set_num_threads(2)
-        assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
-                         "--max-frames", "1"]) == 0  # 0, the default: torch's own, left alone
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
+                     "--max-frames", "1", "--threads", "1"]) == 0
+    assert torch_threads.get_num_threads() == 1
+    assert json.loads((tmp_path / "summary.json").read_text())["threads"] == 1
+    torch_threads.set_num_threads(2)
+    assert cli.main([str(folder), "--weights", "demo", "--out", str(tmp_path), "--no-images",
+                     "--max-frames", "1"]) == 0  # 0, the default: torch's own, left alone
+    assert torch_threads.get_num_threads() == 2
 
 
 def test_progress_lines_when_not_on_a_terminal(images, tmp_path, capsys):
