@@ -47,6 +47,13 @@ train_into() {
   [ -f "$out/last.pt" ] && resume=(--resume "$out/last.pt")
   python -m training.train "$@" --out "$out" "${resume[@]}"
 }
+# One leg into OUT, skipped once it finished (OUT/done).
+leg() {
+  local out=$1
+  [ -f "$out/done" ] && return
+  train_into "$@"
+  touch "$out/done"
+}
 merged_val=(--val-images "$data/training" --val-annotations data/prepared/val.json)
 # Leg 1 (as the shipped model was trained): LightNet without the keypoint prior, a 10-epoch schedule
 # stopped after epoch 2, then the same run re-planned for 8 epochs and stopped after epoch 3.
@@ -60,32 +67,23 @@ if [ ! -f "$leg1/done" ]; then
 fi
 # Leg 2: with PoseNet's keypoint head as a prior, warm-started from leg 1 (training.network.warm_start).
 leg2=${run}_leg2
-if [ ! -f "$leg2/done" ]; then
-  train_into "$leg2" --config training/configs/light256.yaml "${sets[@]}" --set model.warm_start="$leg1/last.pt" \
-    "${merged_val[@]}"
-  touch "$leg2/done"
-fi
+leg "$leg2" --config training/configs/light256.yaml "${sets[@]}" --set model.warm_start="$leg1/last.pt" \
+  "${merged_val[@]}"
 # Leg 3: leg 2 fine-tuned where the teacher's confident bystanders are people to find (prepared_teach),
 # a fresh 2-epoch cosine from half the learning rate; validated on the same held-out split as leg 2.
 teach=(--train-images "$data/training/lspet/images" --train-annotations data/prepared_teach/lspet/train.json
        --train-images "$data/training/fashion/images" --train-annotations data/prepared_teach/fashion/train.json
        --backbone-weights "$posenet")
+# Legs 3-5 each warm-start from the leg before and differ only in the learning rate.
+finetune=(--config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}"
+          --set optim.warmup_iters=100 --set train.epochs=2)
 leg3=${run}_leg3
-if [ ! -f "$leg3/done" ]; then
-  train_into "$leg3" --config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}" \
-    --set model.warm_start="$leg2/last.pt" --set optim.lr=5e-4 --set optim.warmup_iters=100 --set train.epochs=2
-  touch "$leg3/done"
-fi
+leg "$leg3" "${finetune[@]}" --set model.warm_start="$leg2/last.pt" --set optim.lr=5e-4
 # Leg 4: leg 3 continued on the same data, another 2-epoch cosine from 3e-4.
 leg4=${run}_leg4
-if [ ! -f "$leg4/done" ]; then
-  train_into "$leg4" --config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}" \
-    --set model.warm_start="$leg3/last.pt" --set optim.lr=3e-4 --set optim.warmup_iters=100 --set train.epochs=2
-  touch "$leg4/done"
-fi
-# Leg 5: leg 4 continued on the same data, a 2-epoch cosine from 2e-4.
-train_into "$run" --config training/configs/light256.yaml "${teach[@]}" "${merged_val[@]}" \
-  --set model.warm_start="$leg4/last.pt" --set optim.lr=2e-4 --set optim.warmup_iters=100 --set train.epochs=2
+leg "$leg4" "${finetune[@]}" --set model.warm_start="$leg3/last.pt" --set optim.lr=3e-4
+# Leg 5: leg 4 continued on the same data, a 2-epoch cosine from 2e-4 (resumable; no done marker).
+train_into "$run" "${finetune[@]}" --set model.warm_start="$leg4/last.pt" --set optim.lr=2e-4
 # The input size and the heatmap threshold are chosen on the held-out split only (docs/model.md); so is
 # the epoch: leg 5's last (at 320 with 0.05 better than its first, which the train-time AP at 256 preferred).
 python -m training.ship "$run/last.pt" ros2_openpose/data/default.pt --name default --input-size 320 \
