@@ -220,6 +220,20 @@ def test_listener_writes_its_summary_on_sigterm(tmp_path):
     assert not any(text in listener.stderr for text in NO_TRACE), listener.stderr
 
 
+def test_listener_waits_for_a_slow_start_then_gives_up_by_itself(tmp_path):
+    """idle_timeout counts from the last PersonArray only: before the first, start_timeout does (the
+    streaming demo's 5 s idle timeout used to end it with 0 frames while pose_node was still warming up)."""
+    out = tmp_path / "out"
+    listener = Proc([sys.executable, str(REPO / "scripts" / "pose_listener"), "--ros-args", "-r", "__ns:=/slow",
+                     "-p", f"out_dir:={out}", "-p", "idle_timeout:=0.5", "-p", "start_timeout:=4.0"], _domain())
+    listener.wait_for("listening on /slow/poses")
+    time.sleep(2.0)  # four idle timeouts, half the start timeout
+    assert listener.popen.poll() is None, listener.stderr
+    assert listener.finish(timeout=30) == 1, listener.stderr  # then it gives up by itself: nothing came
+    assert '"frames": 0' in (out / "summary.json").read_text()
+    assert not any(text in listener.stderr for text in NO_TRACE), listener.stderr
+
+
 # -------------------------------------------------------------------------------- --help
 
 @pytest.mark.parametrize("entry, names", [
@@ -227,7 +241,7 @@ def test_listener_writes_its_summary_on_sigterm(tmp_path):
                                                              "images"]),
     ([sys.executable, str(REPO / "scripts" / "pose_node")], ["weights", "max_age"]),
     ([sys.executable, "-m", "ros2_openpose.ros.video_publisher"], ["source", "lockstep", "poses_subscribers"]),
-    ([sys.executable, str(REPO / "scripts" / "pose_listener")], ["expect", "idle_timeout", "out_dir"]),
+    ([sys.executable, str(REPO / "scripts" / "pose_listener")], ["expect", "idle_timeout", "start_timeout", "out_dir"]),
     ([sys.executable, "-m", "ros2_openpose.ros.demo"], ["--video", "--weights", "--frames"]),
 ])
 @pytest.mark.parametrize("flag", ["--help", "-h"])

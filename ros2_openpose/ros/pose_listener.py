@@ -1,6 +1,7 @@
 """pose_listener: prints people per frame, writes the annotated video and a summary of the stream.
 
-It exits by itself after ``expect`` PersonArrays, after ``idle_timeout`` seconds without one, or on
+It exits by itself after ``expect`` PersonArrays, after ``idle_timeout`` seconds without one once the
+first has come (``start_timeout`` before it: pose_node loads and warms up its model first), or on
 SIGINT / SIGTERM, and always writes ``summary.json`` (frames, frames with people, people, fps, latency)
 and ``poses.jsonl`` (one line per PersonArray) into ``out_dir`` first.  ``--help`` lists the parameters.
 """
@@ -29,7 +30,9 @@ SUMMARY = ("Listens to 'poses' (and 'poses/annotated'), prints people per frame,
            "poses.jsonl and annotated.mp4.")
 PARAMS = (
     Param("expect", 0, "Exit after this many PersonArrays; 0 = only on idle_timeout or a signal."),
-    Param("idle_timeout", 30.0, "Exit after this many seconds without a PersonArray."),
+    Param("idle_timeout", 30.0, "Exit after this many seconds without a PersonArray, once one has come."),
+    Param("start_timeout", 120.0, "Exit after this many seconds when no PersonArray has come at all (pose_node "
+          "loads and warms up its model before it answers)."),
     Param("out_dir", "out/demo", "Folder for summary.json, poses.jsonl and annotated.mp4."),
 )
 
@@ -40,6 +43,7 @@ class PoseListener(Node):
         values = declare(self, PARAMS)
         self.expect = int(values["expect"])
         self.idle_timeout = float(values["idle_timeout"])
+        self.start_timeout = float(values["start_timeout"])
         self.out_dir = Path(str(values["out_dir"]))
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.records: list[dict] = []
@@ -79,7 +83,9 @@ class PoseListener(Node):
     def done(self) -> bool:
         if self.expect and len(self.records) >= self.expect:
             return True
-        return time.monotonic() - self.last_time > self.idle_timeout
+        # Before the first PersonArray last_time is the start: a slow start-up is not an idle stream.
+        limit = self.idle_timeout if self.records else self.start_timeout
+        return time.monotonic() - self.last_time > limit
 
     def summary(self) -> dict:
         n = len(self.records)
