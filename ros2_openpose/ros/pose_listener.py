@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, ShutdownException
 from rclpy.node import Node
 from rclpy.time import Time
 from sensor_msgs.msg import Image
@@ -25,6 +25,7 @@ from ros2_openpose.video import open_video_writer
 from .exits import Signals, run_program
 from .image_io import from_image_msg
 from .param_table import Param, declare, usage
+from .spin import guarded_executor
 
 SUMMARY = ("Listens to 'poses' (and 'poses/annotated'), prints people per frame, writes summary.json, "
            "poses.jsonl and annotated.mp4.")
@@ -114,15 +115,17 @@ def main(args: list[str] | None = None) -> int:
 def _run(args: list[str] | None, signals: Signals) -> int:
     rclpy.init(args=args)
     node = PoseListener()
+    executor = guarded_executor(node)  # before serving(): see guarded_executor
     signals.serving()  # from here a signal ends the loop below and the summary is still written
     node.get_logger().info(f"listening on {node.resolve_topic_name('poses')}, writing to {node.out_dir}")
     try:
         while rclpy.ok() and not signals.stop.is_set() and not node.done():
-            rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException, ShutdownException):
         pass
     summary = node.close()
     print("summary: " + json.dumps(summary), flush=True)
+    executor.shutdown()
     node.destroy_node()
     rclpy.try_shutdown()
     return 0 if summary["frames"] > 0 or signals.received else 1

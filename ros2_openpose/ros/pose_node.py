@@ -57,8 +57,7 @@ def _run(args: list[str] | None, signals: Signals) -> int:
     except Interrupted:
         rclpy.try_shutdown()
         raise
-    signals.serving()
-    spin_node(node)
+    spin_node(node, serving=signals.serving)
     return 0
 
 

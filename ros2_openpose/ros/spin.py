@@ -45,13 +45,25 @@ def _spin_quietly(executor: SingleThreadedExecutor) -> None:
         pass  # the context was shut down (a signal): the owner cleans up
 
 
-def spin_node(node: Node, work: Callable[[], object] | None = None) -> None:
-    """Spin ``node`` until shutdown; with ``work``, spin in the background while ``work()`` runs.
-
-    A signal or an external shutdown ends it quietly; the node is destroyed and rclpy shut down after.
-    """
+def guarded_executor(node: Node) -> GuardedExecutor:
+    """A ``GuardedExecutor`` serving ``node``.  Create it before the executable starts serving signals
+    (``Signals.serving``): from then on a signal shuts the context down, and rclpy cannot create an
+    executor on a shut-down context (RCLError, seen once in CI when a SIGTERM came that early)."""
     executor = GuardedExecutor(node.get_logger(), context=node.context)
     executor.add_node(node)
+    return executor
+
+
+def spin_node(node: Node, work: Callable[[], object] | None = None,
+              serving: Callable[[], None] | None = None) -> None:
+    """Spin ``node`` until shutdown; with ``work``, spin in the background while ``work()`` runs.
+
+    ``serving`` (the executable's ``Signals.serving``) is called once the executor exists.  A signal or
+    an external shutdown ends it quietly; the node is destroyed and rclpy shut down after.
+    """
+    executor = guarded_executor(node)
+    if serving is not None:
+        serving()
     spinner = None
     try:
         if work is None:

@@ -120,8 +120,7 @@ def _run(args: list[str] | None, signals: Signals) -> int:
         print(f"video_publisher: error: {err}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    signals.serving()
-    spin_node(node, work=node.stream)
+    spin_node(node, work=node.stream, serving=signals.serving)
     return 0
 
 
