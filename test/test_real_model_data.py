@@ -287,6 +287,35 @@ def test_ship_writes_a_slim_file_with_its_card_and_input_size(tmp_path: Path) ->
     assert estimator.config == DecodeConfig()  # no --decode: the original thresholds
 
 
+def test_soup_averages_the_weights_of_one_network_and_ships_like_a_checkpoint(tmp_path: Path) -> None:
+    from ros2_openpose.models import load_model, make_checkpoint
+    from training.ship import main as ship_main
+    from training.soup import main as soup_main
+
+    nets = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        nets.append(LightNet("coco17", alpha=0.25, channels=16, keypoint_prior=True))
+        torch.save(make_checkpoint(nets[-1], config={"eval": {"input_size": 256}}, optimizer={"state": {}}),
+                   tmp_path / f"leg{seed}.pt")
+    assert soup_main([str(tmp_path / "soup.pt"), str(tmp_path / "leg1.pt"), str(tmp_path / "leg2.pt")]) == 0
+    soup, _ = load_model(tmp_path / "soup.pt")
+    a, b, mean = nets[0].state_dict(), nets[1].state_dict(), soup.state_dict()
+    floats = [k for k in a if a[k].is_floating_point()]
+    assert floats and all(torch.allclose(mean[k], (a[k] + b[k]) / 2) for k in floats)
+    assert not torch.equal(a[floats[0]], b[floats[0]])  # the two inputs differed: the mean is not a copy
+    assert ship_main([str(tmp_path / "soup.pt"), str(tmp_path / "m.pt"), "--name", "m", "--trained-on", "x"]) == 0
+    slim = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert slim["soup"] == [str(tmp_path / "leg1.pt"), str(tmp_path / "leg2.pt")] and "optimizer" not in slim
+    # Another architecture, or a single input, is refused before anything is written.
+    torch.save(make_checkpoint(LightNet("coco17", alpha=0.25, channels=8, keypoint_prior=True)), tmp_path / "other.pt")
+    with pytest.raises(SystemExit, match="another network"):
+        soup_main([str(tmp_path / "bad.pt"), str(tmp_path / "leg1.pt"), str(tmp_path / "other.pt")])
+    with pytest.raises(SystemExit, match="at least two"):
+        soup_main([str(tmp_path / "bad.pt"), str(tmp_path / "leg1.pt")])
+    assert not (tmp_path / "bad.pt").exists()
+
+
 def test_ship_records_the_models_own_decode_settings_and_every_entry_point_runs_them(tmp_path: Path) -> None:
     from ros2_openpose.assets import describe_model
     from ros2_openpose.estimator import PoseEstimator

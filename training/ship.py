@@ -26,7 +26,7 @@ from ros2_openpose.models import load_model
 from .config import parse_setting
 
 #: What a shipped file keeps of a checkpoint.
-KEEP = ("model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "history")
+KEEP = ("model_type", "model_kwargs", "skeleton", "state_dict", "config", "metrics", "epoch", "history", "soup")
 
 
 def ship(checkpoint: str | Path, out: str | Path, card: dict[str, Any],
