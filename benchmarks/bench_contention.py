@@ -10,7 +10,8 @@ A robot runs other nodes on the same cores.  This measures, on the same maps and
   decode with torch limited to one thread (the reference the issue set: "no slower under contention
   than on one thread");
 * the whole frame (``PoseEstimator.estimate``: letterbox, forward, decode) idle and with the hogs, for
-  each backend the estimator offers (``backend.py``).
+  each backend the estimator offers (``backend.py``), and for ONNX Runtime also as pose_node runs it
+  by default (one thread, ``adaptive_threads``: ``threads.py``).
 
 Prints medians and the ratios hogged / idle and, for the decode, hogged / the one-thread decode hogged (the
 issue's "no slower under contention than on one thread"), with the machine's load.
@@ -36,6 +37,7 @@ from machine import describe  # noqa: E402
 from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps  # noqa: E402
 from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.assets import DEMO_WEIGHTS  # noqa: E402
+from ros2_openpose.backend import cores  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
 from ros2_openpose.decode import decode  # noqa: E402
 from ros2_openpose.skeletons import COCO17  # noqa: E402
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         cases[f"frame, {backend} ({estimator.info['backend_reason'][:44]})"] = \
             lambda e=estimator: e.estimate(photo)
+        if backend == "onnxruntime":  # pose_node's default: cpu_threads 1 with adaptive_threads
+            adaptive = PoseEstimator(weights=args.weights, device="cpu", backend=backend, cpu_threads=1,
+                                     adaptive_threads=True)
+            cases[f"frame, {backend}, adaptive threads (1 or {cores()})"] = lambda e=adaptive: e.estimate(photo)
     limbs.warm_kernel()
     print(f"machine: {describe()}; torch threads {threads}; limb scoring {limbs.KERNEL}; "
           f"load average {os.getloadavg()[0]:.1f} at start")

@@ -16,7 +16,9 @@
 
 ONNX Runtime sessions get ``intra_op_num_threads`` = the threads PyTorch uses, one inter-op thread
 and no spinning: its default spinning workers hold cores while idle and raised the tail latency
-when torch shared the process (issue 10).
+when torch shared the process (issue 10).  With ``adaptive=True`` (pose_node's ``adaptive_threads``) a
+CPU session with fewer threads than the cores gets a twin session with one thread per core, and every
+frame runs on whichever has been faster lately (``threads.AdaptiveThreads``).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from torch import nn
 
 from .models import ModelInfo
 from .onnx_export import METADATA_KEYS, PARITY_TOLERANCE, OnnxNetwork, export_onnx, require
+from .threads import AdaptiveThreads
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 #: Timed forwards per candidate (after one warm-up) when choosing.
@@ -106,8 +109,27 @@ def _difference(a: nn.Module, b: nn.Module, x: torch.Tensor) -> float:
         return max(float((p - q).abs().max()) for p, q in zip(a(x), b(x), strict=True))
 
 
+def cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def adapt(runner: OnnxNetwork, threads: int | None) -> tuple[nn.Module, str]:
+    """``runner`` beside a twin session with one thread per core (``AdaptiveThreads``), and the words
+    the backend reason gains; ``runner`` itself when it already has that many threads."""
+    base, most = int(threads or torch.get_num_threads()), cores()
+    if most <= base:
+        return runner, ""
+    return AdaptiveThreads({base: runner, most: onnx_network(runner.path, most)}), \
+        f"; threads chosen per frame from {base} and {most} by measured speed"
+
+
 def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: str, device: torch.device,
-                   probe_hw: tuple[int, int], threads: int | None = None) -> tuple[nn.Module, str, str]:
+                   probe_hw: tuple[int, int], threads: int | None = None,
+                   adaptive: bool = False) -> tuple[nn.Module, str, str]:
     """``(network to run, backend name, reason)`` following the module docstring's rules; ``model`` is
     the network's ModelInfo (the metadata of an export)."""
     if backend not in BACKENDS:
@@ -115,6 +137,9 @@ def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: 
     if isinstance(network, OnnxNetwork):
         if backend == "torch":
             raise ValueError(f"{network.path} is an ONNX file: it runs on onnxruntime, not torch")
+        if adaptive and device.type == "cpu":
+            runner, more = adapt(network, threads)
+            return runner, "onnxruntime", "the weights are an ONNX file" + more
         return network, "onnxruntime", "the weights are an ONNX file"
     if weights is None and backend == "auto":
         return network, "torch", "a network object was given: run as it is"
@@ -144,11 +169,13 @@ def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: 
             raise ValueError(f"{twin} disagrees with the weights (max |diff| {diff:.2g} > {PARITY_TOLERANCE})")
         return fast, "torch", f"ONNX twin {twin.name} disagrees with the weights ({diff:.2g}): PyTorch, channels_last"
     if backend == "onnxruntime":
-        return runner, "onnxruntime", f"asked for: {twin.name}, max |diff| to PyTorch {diff:.1e}"
+        adapted, more = adapt(runner, threads) if adaptive else (runner, "")
+        return adapted, "onnxruntime", f"asked for: {twin.name}, max |diff| to PyTorch {diff:.1e}{more}"
     ms_torch, ms_onnx = _median_ms(fast, x), _median_ms(runner, x)
     shape = "x".join(map(str, probe_hw))
     measured = (f"forward at {shape}: onnxruntime {ms_onnx:.1f} ms, torch channels_last {ms_torch:.1f} ms "
                 f"({torch.get_num_threads()} threads), max |diff| {diff:.1e}")
     if ms_onnx < ms_torch:
-        return runner, "onnxruntime", f"faster: {measured}"
+        adapted, more = adapt(runner, threads) if adaptive else (runner, "")
+        return adapted, "onnxruntime", f"faster: {measured}{more}"
     return fast, "torch", f"faster: {measured}"

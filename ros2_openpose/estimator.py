@@ -27,6 +27,7 @@ from .models import ModelInfo, load_model, network_info
 from .people import Person, keypoint_bbox
 from .skeletons import Skeleton, get_skeleton
 from .tensor import Letterbox, fit, to_tensor_batch
+from .threads import AdaptiveThreads
 
 
 class PoseEstimator:
@@ -45,15 +46,18 @@ class PoseEstimator:
     "torch", "onnxruntime") picks the runtime on a CPU (``backend.py``: auto keeps the faster of PyTorch
     channels_last and the weights' ONNX twin, measured here); ``info["backend"]`` and
     ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``: ONNX Runtime's intra-op
-    threads (default: as many as PyTorch uses).  ``flip``: also run every image mirrored and average
-    the maps (test-time augmentation, ``maps.py``; twice the forward work).
+    threads (default: as many as PyTorch uses); ``adaptive_threads``: on ONNX Runtime on a CPU, also
+    keep a session with one thread per core and run each frame on whichever has been faster lately
+    (``threads.py``: more threads win on free cores, fewer beside other work).  ``flip``: also run
+    every image mirrored and average the maps (test-time augmentation, ``maps.py``; twice the forward
+    work).
     """
 
     def __init__(self, weights: str | Path | Mapping | None = None, network: nn.Module | None = None,
                  skeleton: str | Skeleton | None = None, device: str | torch.device = "auto",
                  fp16: bool = True, input_size: int | None = None, scales: Sequence[float] = (1.0,),
                  config: DecodeConfig | None = None, backend: str = "auto",
-                 cpu_threads: int | None = None, flip: bool = False) -> None:
+                 cpu_threads: int | None = None, flip: bool = False, adaptive_threads: bool = False) -> None:
         self.device = resolve_device(device)
         model: ModelInfo
         if network is not None and weights is None:
@@ -81,7 +85,8 @@ class PoseEstimator:
         self.model = dataclasses.replace(model, device=str(self.device), input_size=self.input_size)
         probe = (self.input_size, fit((3, 4), self.input_size, self.stride).padded_size[1])  # 4:3
         self.network, backend_name, backend_reason = choose_backend(
-            network.to(self.device).eval(), self.model, weights, backend, self.device, probe, cpu_threads)
+            network.to(self.device).eval(), self.model, weights, backend, self.device, probe, cpu_threads,
+            adaptive_threads)
         self.fp16 = bool(fp16) and self.device.type == "cuda"
         self.flip = bool(flip)
         self._flip_channels = self.skeleton.flip_channels() if self.flip else None
@@ -89,6 +94,11 @@ class PoseEstimator:
         self.info: dict[str, Any] = {**self.model.as_dict(), "scales": self.scales, "fp16": self.fp16,
                                      "flip": self.flip,
                                      "backend": backend_name, "backend_reason": backend_reason}
+
+    @property
+    def threads_in_use(self) -> int | None:
+        """The intra-op threads the last frame ran on, where ``adaptive_threads`` chooses them; else None."""
+        return self.network.threads if isinstance(self.network, AdaptiveThreads) else None
 
     @property
     def config(self) -> DecodeConfig:

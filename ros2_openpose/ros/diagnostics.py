@@ -99,6 +99,8 @@ def status(name: str, info: Mapping[str, Any], state: str, snap: Snapshot, lvl: 
               "inference_ms": f"{times.inference_s * 1000:.1f}", "frames_received": str(snap.received),
               "frames_processed": str(snap.processed), "people_last_frame": str(times.people),
               "device": str(info.get("device", "")), "model": message.model_description(info) if info else ""}
+    if info.get("threads_in_use"):  # adaptive_threads: what the last frame ran on
+        values["cpu_threads_in_use"] = str(info["threads_in_use"])
     for i, entry in enumerate(inputs):
         values[f"input_{i}"] = (f"{entry.topic} ({'reliable' if entry.reliable else 'best effort'}, "
                                 f"{entry.publishers} publisher(s))")

@@ -368,6 +368,7 @@ class PoseNode(LifecycleNode):
         old = self._window.add(now, snap)
         inputs = self.inputs
         level = diagnostics.level(now, snap, old, inputs, self.state == "active")
-        info = self.estimator.info if self.estimator is not None else {}
+        info = ({**self.estimator.info, "threads_in_use": self.estimator.threads_in_use}
+                if self.estimator is not None else {})
         status = diagnostics.status(self.get_name(), info, self.state, snap, level, self.times, inputs)
         self.pub_diag.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()), status=[status]))

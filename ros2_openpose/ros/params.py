@@ -71,6 +71,9 @@ PARAMS: tuple[Param, ...] = (
     # running
     Param("cpu_threads", 1, "Torch intra-op threads (process-wide); 0 = torch's default (one per core). "
           "1 keeps latency steady when other processes load the CPU.", live=False, range=(0, 256, 1)),
+    Param("adaptive_threads", True, "ONNX Runtime on a CPU: also keep a session with one thread per core and "
+          "run each frame on whichever of it and cpu_threads has been faster lately (more threads win on "
+          "free cores, fewer beside other work); false = cpu_threads only.", live=False),
     Param("managed", False, "true: start unconfigured and wait for a lifecycle manager (configure, activate); "
           "false: configure and activate at start.", live=False),
     # output

@@ -61,10 +61,10 @@ def build_estimator(values: dict[str, Any]) -> PoseEstimator:
         raise StartupError(str(err)) from err
     if weights is None:
         raise StartupError(NO_WEIGHTS)
-    try:
+    try:  # the decode settings: the model's own (node.py applies the node's)
         return PoseEstimator(weights=weights, device=values["device"], fp16=values["fp16"],
                              input_size=values["input_size"] or None, scales=values["scales"],
-                             flip=values["flip"])  # the decode settings: the model's own (node.py applies the node's)
+                             flip=values["flip"], adaptive_threads=values["adaptive_threads"])
     except WeightsError as err:  # its message names the file already (the loader's, or ours below)
         raise StartupError(f"incompatible weights {err if str(weights) in str(err) else f'{weights}: {err}'}") from err
     except Exception as err:
