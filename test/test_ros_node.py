@@ -29,6 +29,7 @@ from doubles import OomNet
 from ros2_openpose.assets import SYNTHETIC_WARNING, describe_model
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.msg import PersonArray, SkeletonInfo
+from ros2_openpose.ros import diagnostics
 from ros2_openpose.ros.image_io import to_image_msg
 from ros2_openpose.ros.node import PoseNode
 from ros2_openpose.ros.startup import StartupError
@@ -301,6 +302,13 @@ def test_diagnostics(harness):
     assert float(values["latency_ms"]) > 0 and float(values["fps"]) >= 0
     assert values["dropped_total"] == "1" and values["ignored_lost_events"] == "0"
     assert {f"dropped_{r}" for r in ("superseded", "too_old", "stopped", "lost", "out_of_memory")} <= set(values)
+    # A network object runs as it is (no adaptive threads): no thread count to report. Where the estimator
+    # chooses the threads per frame, the status says which ran the last frame.
+    assert "cpu_threads_in_use" not in values
+    snap = h.node.ledger.snapshot()
+    info = {**h.node.estimator.info, "threads_in_use": 2}
+    chosen = diagnostics.status("n", info, "active", snap, (DiagnosticStatus.OK, "ok"), h.node.times, h.node.inputs)
+    assert {kv.key: kv.value for kv in chosen.values}["cpu_threads_in_use"] == "2"
 
 
 # -------------------------------------------------------------------------------- what the node says
