@@ -40,14 +40,14 @@ from ros2_openpose.tensor import fit, to_tensor
 FRAME_HW = (480, 640)
 
 
-def quantize(fp32: Path, calibration: Path, root: Path, images: int, out: Path) -> Path:
-    """``fp32`` quantized to ``out`` (static, QDQ, MinMax), calibrated on ``images`` photos listed in the
-    COCO file ``calibration`` (under ``root``)."""
+def quantize(fp32: OnnxNetwork, calibration: Path, root: Path, images: int, out: Path) -> Path:
+    """``fp32``'s file quantized to ``out`` (static, QDQ, MinMax), calibrated on ``images`` photos listed
+    in the COCO file ``calibration`` (under ``root``)."""
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    info = OnnxNetwork(fp32).info
+    info = fp32.info
     files = sorted(root / image["file_name"] for image in json.loads(calibration.read_text())["images"])
     if not files:
         raise SystemExit(f"bench_input_size: {calibration} lists no images")
@@ -70,10 +70,10 @@ def quantize(fp32: Path, calibration: Path, root: Path, images: int, out: Path) 
 
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared))
+        quant_pre_process(str(fp32.path), str(prepared))
         quantize_static(str(prepared), str(out), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    quantized, source = onnx.load(str(out)), onnx.load(str(fp32))
+    quantized, source = onnx.load(str(out)), onnx.load(str(fp32.path))
     del quantized.metadata_props[:]  # the package's metadata (skeleton, input size, card) travels along
     quantized.metadata_props.extend(source.metadata_props)
     onnx.save(quantized, str(out))
@@ -98,9 +98,9 @@ def main() -> None:
         raise SystemExit(f"bench_input_size: {weights} has no ONNX twin; run: {make}")
     networks = {"fp32": onnx_network(twin, args.threads)}
     if args.int8_calibration is not None:
-        networks["int8"] = onnx_network(quantize(twin, args.int8_calibration, args.int8_images_root, args.int8_images,
-                                                     args.int8_out),
-                                        args.threads)
+        int8 = quantize(networks["fp32"], args.int8_calibration, args.int8_images_root, args.int8_images,
+                        args.int8_out)
+        networks["int8"] = onnx_network(int8, args.threads)
     print(f"{Path(twin).name}, {FRAME_HW[1]}x{FRAME_HW[0]} frames, {args.threads} ONNX Runtime threads; {describe()}\n")
     print("| input height | network input | " + " | ".join(f"{k} forward ms" for k in networks) + " |")
     print("|---:|---|" + "---:|" * len(networks))

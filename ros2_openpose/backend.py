@@ -117,11 +117,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def adapt(runner: OnnxNetwork, threads: int | None) -> tuple[nn.Module, str]:
+def adapt(runner: OnnxNetwork, threads: int | None, adaptive: bool) -> tuple[nn.Module, str]:
     """``runner`` beside a twin session with one thread per core (``AdaptiveThreads``), and the words
-    the backend reason gains; ``runner`` itself when it already has that many threads."""
+    the backend reason gains; ``runner`` itself when not ``adaptive`` or it already has that many threads."""
     base, most = int(threads or torch.get_num_threads()), cores()
-    if most <= base:
+    if not adaptive or most <= base:
         return runner, ""
     return AdaptiveThreads({base: runner, most: onnx_network(runner.path, most)}), \
         f"; threads chosen per frame from {base} and {most} by measured speed"
@@ -137,10 +137,8 @@ def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: 
     if isinstance(network, OnnxNetwork):
         if backend == "torch":
             raise ValueError(f"{network.path} is an ONNX file: it runs on onnxruntime, not torch")
-        if adaptive and device.type == "cpu":
-            runner, more = adapt(network, threads)
-            return runner, "onnxruntime", "the weights are an ONNX file" + more
-        return network, "onnxruntime", "the weights are an ONNX file"
+        runner, more = adapt(network, threads, adaptive and device.type == "cpu")
+        return runner, "onnxruntime", "the weights are an ONNX file" + more
     if weights is None and backend == "auto":
         return network, "torch", "a network object was given: run as it is"
     if device.type != "cpu":
@@ -169,13 +167,13 @@ def choose_backend(network: nn.Module, model: ModelInfo, weights: Any, backend: 
             raise ValueError(f"{twin} disagrees with the weights (max |diff| {diff:.2g} > {PARITY_TOLERANCE})")
         return fast, "torch", f"ONNX twin {twin.name} disagrees with the weights ({diff:.2g}): PyTorch, channels_last"
     if backend == "onnxruntime":
-        adapted, more = adapt(runner, threads) if adaptive else (runner, "")
+        adapted, more = adapt(runner, threads, adaptive)
         return adapted, "onnxruntime", f"asked for: {twin.name}, max |diff| to PyTorch {diff:.1e}{more}"
     ms_torch, ms_onnx = _median_ms(fast, x), _median_ms(runner, x)
     shape = "x".join(map(str, probe_hw))
     measured = (f"forward at {shape}: onnxruntime {ms_onnx:.1f} ms, torch channels_last {ms_torch:.1f} ms "
                 f"({torch.get_num_threads()} threads), max |diff| {diff:.1e}")
     if ms_onnx < ms_torch:
-        adapted, more = adapt(runner, threads) if adaptive else (runner, "")
+        adapted, more = adapt(runner, threads, adaptive)
         return adapted, "onnxruntime", f"faster: {measured}{more}"
     return fast, "torch", f"faster: {measured}"

@@ -1,9 +1,10 @@
 """How many CPU threads run the network: re-measured while it runs (ONNX Runtime on a CPU).
 
 More intra-op threads are faster only while the cores are free.  Measured on a 2-core machine with the
-shipped default model (docs/benchmarks.md, "Contention"): a frame took 108 ms on one thread and 63 ms on
-two when nothing else ran, but 118 ms on one and 160 ms on two beside two busy processes, because a
-parallel region waits for a thread the other processes hold.  A robot's load changes while the node
+shipped default model (docs/benchmarks.md, "Adaptive threads"): a frame took 104 ms on one thread and
+61 ms on two when nothing else ran, but 145-154 ms on two beside two busy processes (one thread: 106 or
+208 ms, as the scheduler gave it a whole core or half), because a parallel region waits for a thread
+the other processes hold.  A robot's load changes while the node
 runs, so no thread count fixed at start is right for both.
 
 ``AdaptiveThreads`` holds one ONNX Runtime session per thread count (the same file: a few MB each) and
@@ -50,9 +51,9 @@ class AdaptiveThreads(nn.Module):
             if self.cost[threads] is None:
                 return threads
         best = min(self.choices, key=lambda t: self.cost[t] or 0.0)
-        stale = min(self.choices, key=lambda t: self.last_run[t])
-        if stale != best and self.calls - self.last_run[stale] >= self.probe_every:
-            return stale
+        oldest = min(self.choices, key=lambda t: self.last_run[t])
+        if oldest != best and self.calls - self.last_run[oldest] >= self.probe_every:
+            return oldest
         return best
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
