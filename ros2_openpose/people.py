@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import DecodeConfig
+from .regroup import regroup
 from .skeletons import Skeleton, get_skeleton
 
 
@@ -70,12 +71,14 @@ class _Fragment:
 
 def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
              matches: Sequence[Sequence[tuple[int, int, float]]], limb_ids: Sequence[int],
-             skeleton: Skeleton, config: DecodeConfig) -> list[Person]:
+             skeleton: Skeleton, config: DecodeConfig, scores: np.ndarray | None = None) -> list[Person]:
     """Group matched limbs into people (see the module docstring for the rules).
 
     ``xy`` (K, P, 2) and ``peak_scores`` (K, P) hold the peaks, ``counts[k]`` how many of part k are
     valid; ``matches[n]`` the ``(i, j, score)`` matches of limb ``limb_ids[n]`` (peak i of its part A,
-    peak j of its part B).  Returns people sorted by score, best first.
+    peak j of its part B).  With ``scores`` (L, P, Q), the PAF scores of every candidate pair, the
+    people are then checked against the layout's loops (``regroup.py``).  Returns people sorted by
+    score, best first.
     """
     k_parts = skeleton.num_keypoints
     fragments: list[_Fragment] = []
@@ -115,12 +118,33 @@ def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
                 merged.add(fb)
 
     kept = [f for n, f in enumerate(fragments) if n not in merged]
+    if scores is not None and len(kept) > 1:
+        kept = _regrouped(kept, scores, peak_scores, limb_ids, skeleton)
     if config.min_parts <= 1:  # lone peaks are people only when a single part is enough
         for part in range(k_parts):
             for peak in range(int(counts[part])):
                 if (part, peak) not in owner:
                     kept.append(_Fragment([-1 if k != part else peak for k in range(k_parts)]))
     return _to_people(kept, xy, peak_scores, config)
+
+
+def _regrouped(fragments: list[_Fragment], scores: np.ndarray, peak_scores: np.ndarray,
+               limb_ids: Sequence[int], skeleton: Skeleton) -> list[_Fragment]:
+    """The fragments after ``regroup``'s swaps; a changed one's limb scores are read anew from
+    ``scores`` (every limb whose two ends it holds, where the pair is a PAF candidate)."""
+    before = np.array([f.parts for f in fragments], np.int64)
+    after = regroup(before, scores, peak_scores, limb_ids, skeleton)
+    out = []
+    for fragment, old, new in zip(fragments, before, after, strict=True):
+        if (old == new).all():
+            out.append(fragment)
+            continue
+        if (new < 0).all():  # a piece that moved whole into a person lacking it
+            continue
+        limb_scores = [float(scores[n, new[a], new[b]]) for n, (a, b) in enumerate(skeleton.limbs[i] for i in limb_ids)
+                       if new[a] >= 0 and new[b] >= 0 and scores[n, new[a], new[b]] > 0]
+        out.append(_Fragment(new.tolist(), limb_scores))
+    return out
 
 
 def _to_people(fragments: list[_Fragment], xy: np.ndarray, peak_scores: np.ndarray,
