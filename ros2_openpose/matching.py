@@ -77,8 +77,9 @@ def assign(weights: np.ndarray, matcher: str = "scipy") -> tuple[np.ndarray, np.
     return limb[order], i[order], j[order]
 
 
-def _certainty(confidence_a: np.ndarray | None, confidence_b: np.ndarray | None) -> np.ndarray | float:
-    """``sqrt(confidence_a * confidence_b)`` per pair ``(L, P, Q)``, or 1 without confidences."""
+def pair_certainty(confidence_a: np.ndarray | None, confidence_b: np.ndarray | None) -> np.ndarray | float:
+    """``sqrt(confidence_a * confidence_b)`` per pair ``(L, P, Q)``, or 1 without confidences: what a
+    pair's PAF score is weighed by in the matching (and in ``regroup.py``'s gains)."""
     if confidence_a is None or confidence_b is None:
         return 1.0
     return np.sqrt(np.maximum(confidence_a[:, :, None] * confidence_b[:, None, :], 0.0))
@@ -136,7 +137,7 @@ def match_limbs(scores: np.ndarray, counts_a: Sequence[int], counts_b: Sequence[
     n_limbs, p, q = scores.shape
     free_a = np.arange(p)[None, :] < np.asarray(counts_a)[:, None]
     free_b = np.arange(q)[None, :] < np.asarray(counts_b)[:, None]
-    certainty = _certainty(confidence_a, confidence_b)
+    certainty = pair_certainty(confidence_a, confidence_b)
     found = [_match(scores, free_a, free_b, certainty, matcher)]
     if short > 0 and xy_a is not None and xy_b is not None:
         found.append(_match_near(free_a, free_b, xy_a, xy_b, short, certainty, matcher))

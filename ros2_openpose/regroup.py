@@ -29,6 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from .matching import pair_certainty
 from .skeletons import Skeleton
 
 Cut = tuple[np.ndarray, np.ndarray]  # (K,) bool parts inside, indices of the limbs that cross it
@@ -93,8 +94,7 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
     if len(parts) < 2 or not cuts:
         return parts
     ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
-    confidence = np.maximum(peak_scores, 0.0)
-    weights = scores * np.sqrt(confidence[ends[:, 0], :, None] * confidence[ends[:, 1], None, :])
+    weights = scores * pair_certainty(peak_scores[ends[:, 0]], peak_scores[ends[:, 1]])
     for _ in range(max_rounds):
         changed = False
         for cut in cuts:
