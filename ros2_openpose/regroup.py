@@ -3,28 +3,32 @@
 Assembly (``people.py``) decides limb by limb: each limb's matching is optimal for that limb alone.
 Where two people overlap, a tree limb can pair one person's shoulder with a neighbour's hip, and the
 rest of each body follows whichever part it was joined to.  A layout with loops (coco17: the torso's
-four sides, the face's eye-eye and ear-shoulder limbs) holds more than one limb across such a cut, and
-those limbs then disagree with the choice.  ``regroup`` looks at every such cut at once for all people:
-for a cut (a set of parts, e.g. one leg, or the face) and two people X and Y, swapping what X and Y
-hold inside the cut changes only the limbs that cross it, so the gain is
+four sides, the face's eye-eye and ear-shoulder limbs) has more than one limb across such a cut, and
+those limbs then disagree with the choice.  For a cut (a set of parts: a leg, one side, the face)
+and two people X and Y, swapping what X and Y hold inside the cut changes only the limbs that cross
+it, so the gain is
 
     gain(X, Y) = C[X, Y] + C[Y, X] - C[X, X] - C[Y, Y]
 
-where ``C[X, Y]`` sums the matching weights (PAF score x sqrt of the two peaks' confidences, as in
-``matching.py``) of the crossing limbs from X's parts outside the cut to Y's parts inside it.  Swaps
-with a positive gain are made best first, each person in at most one swap per cut and round, until
-a round changes nothing.  A piece with nothing outside the cut (a leg on its own) swaps too: it
-takes the part of X that was joined to the wrong body, or, where X had none, joins X whole.
+where ``C[X, Y]`` sums the matching weights (PAF score x sqrt of the two peaks' confidences:
+``matching.pair_certainty``) of the crossing limbs from X's parts outside the cut to Y's parts
+inside it.  The cuts are every subtree of a breadth-first spanning tree of the layout's own limbs,
+one tree per root part, that two or more of those limbs cross (coco17: 29).  Only pairs of people
+joined by some candidate limb can gain; their gains for every cut come from one gather, the best
+swap is made, the pairs it touched are weighed again, and so on while a swap gains.  Every swap
+raises the sum of all people's crossing weights, so this ends.  A piece with nothing outside the cut
+(a leg on its own) swaps too: it takes the part of X that was joined to the wrong body, or, where X
+had none, joins X whole.
 
-Only cuts crossed by two or more of the layout's own limbs are used, and the extra limbs
-(shoulder->wrist, hip->ankle, coco18's ear->shoulder) are not counted: one limb alone cannot
-overrule its own optimal matching, and the extra limbs, long and weak on a real network's maps,
-swapped a real person's correct leg for a neighbour's in the measurements (docs/decoding.md).  So
-coco18, a tree, is never changed, and coco17's legs, arms and face are checked against the torso.
+The extra limbs (shoulder->wrist, hip->ankle, coco18's ear->shoulder) are not counted: one limb alone
+cannot overrule its own optimal matching, and the extra limbs, long and weak on a real network's
+maps, swapped a real person's correct leg for a neighbour's in the measurements (docs/decoding.md).
+So coco18, a tree, is never changed.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -32,13 +36,23 @@ import numpy as np
 from .matching import pair_certainty
 from .skeletons import Skeleton
 
-Cut = tuple[np.ndarray, np.ndarray]  # (K,) bool parts inside, indices of the limbs that cross it
+
+@dataclass(frozen=True)
+class Cuts:
+    """A layout's cuts, flattened for one gather over all of them: cut ``n`` is ``inside[n]`` (K,)
+    and its crossing limbs are ``limbs[starts[n]:starts[n + 1]]``; ``a_outside`` says which end of
+    each lies outside."""
+
+    inside: np.ndarray     # (N, K) bool
+    limbs: np.ndarray      # (T,) limb index (into limb_ids)
+    a_outside: np.ndarray  # (T,) bool
+    starts: np.ndarray     # (N,) first entry of each cut in limbs
 
 
 @lru_cache(maxsize=32)
-def _cuts(skeleton: Skeleton, limb_ids: tuple[int, ...]) -> tuple[Cut, ...]:
-    """The subtrees of a spanning tree of the layout's own limbs (rooted at the most connected part)
-    that two or more of those limbs cross."""
+def _cuts(skeleton: Skeleton, limb_ids: tuple[int, ...]) -> Cuts:
+    """Every subtree of the breadth-first spanning trees of the layout's own limbs (one tree per root
+    part) that two or more of those limbs cross, each partition once."""
     k = skeleton.num_keypoints
     own = [n for n, i in enumerate(limb_ids) if not skeleton.extra[i]]
     ends = [skeleton.limbs[limb_ids[n]] for n in own]
@@ -46,43 +60,71 @@ def _cuts(skeleton: Skeleton, limb_ids: tuple[int, ...]) -> tuple[Cut, ...]:
     for a, b in ends:
         neighbours[a].append(b)
         neighbours[b].append(a)
-    root = max(range(k), key=lambda p: len(neighbours[p]))
-    parent, order = {root: -1}, [root]
-    for p in order:  # breadth first: order grows while it is walked
-        for q in neighbours[p]:
-            if q not in parent:
-                parent[q] = p
-                order.append(q)
-    cuts = []
-    for top in order[1:]:
-        inside = np.zeros(k, bool)
-        inside[top] = True
-        for p in order:  # a part is inside when its parent is: parents come first in `order`
-            if parent[p] >= 0 and inside[parent[p]]:
-                inside[p] = True
-        crossing = np.array([n for n, (a, b) in zip(own, ends, strict=True) if inside[a] != inside[b]], np.int64)
-        if len(crossing) >= 2:
-            cuts.append((inside, crossing))
-    return tuple(cuts)
+    insides, crossings, seen = [], [], set()
+    for root in range(k):
+        parent, order = {root: -1}, [root]
+        for p in order:  # breadth first: order grows while it is walked
+            for q in neighbours[p]:
+                if q not in parent:
+                    parent[q] = p
+                    order.append(q)
+        for top in order[1:]:
+            inside = np.zeros(k, bool)
+            inside[top] = True
+            for p in order:  # a part is inside when its parent is: parents come first in `order`
+                if parent[p] >= 0 and inside[parent[p]]:
+                    inside[p] = True
+            key = min(inside.tobytes(), (~inside).tobytes())  # a cut and its complement: one swap
+            crossing = [n for n, (a, b) in zip(own, ends, strict=True) if inside[a] != inside[b]]
+            if key not in seen and len(crossing) >= 2:
+                seen.add(key)
+                insides.append(inside)
+                crossings.append(crossing)
+    limbs = np.array([n for crossing in crossings for n in crossing], np.int64)
+    a_side = np.array([skeleton.limbs[limb_ids[n]][0] for n in limbs], np.int64)
+    cut_of = np.repeat(np.arange(len(crossings)), [len(c) for c in crossings])
+    inside_all = np.array(insides, bool).reshape(-1, k)
+    starts = np.cumsum([0] + [len(c) for c in crossings])[:-1].astype(np.int64)
+    return Cuts(inside_all, limbs, ~inside_all[cut_of, a_side], starts)
 
 
-def _cross(parts: np.ndarray, weights: np.ndarray, ends: np.ndarray, cut: Cut) -> np.ndarray:
-    """``C`` (F, F): the crossing limbs' weights from row people's parts outside the cut to column
-    people's parts inside it (0 where either end is missing), all crossing limbs in one gather."""
-    inside, crossing = cut
-    a, b = ends[crossing, 0], ends[crossing, 1]
-    a_outside = ~inside[a]  # (C,): the row person holds end a, else end b
-    rows_a, cols_a = parts[:, None, a], parts[None, :, a]  # (F, 1, C), (1, F, C)
-    rows_b, cols_b = parts[:, None, b], parts[None, :, b]
-    peak_a = np.where(a_outside, rows_a, cols_a)  # (F, F, C)
-    peak_b = np.where(a_outside, cols_b, rows_b)
-    found = (peak_a >= 0) & (peak_b >= 0)
-    values = weights[crossing, np.maximum(peak_a, 0), np.maximum(peak_b, 0)]
-    return np.where(found, values, 0.0).sum(-1)
+def _gather(peak_a: np.ndarray, peak_b: np.ndarray, weights: np.ndarray, cuts: Cuts) -> np.ndarray:
+    """Per cut, the sum over its crossing limbs of ``weights[limb, peak_a, peak_b]`` (0 where an end
+    is missing): ``(M, T)`` peaks -> ``(N, M)``."""
+    values = weights[cuts.limbs, np.maximum(peak_a, 0), np.maximum(peak_b, 0)]
+    values = np.where((peak_a >= 0) & (peak_b >= 0), values, 0.0)
+    return np.add.reduceat(values, cuts.starts, axis=1).T
+
+
+def _neighbours(parts: np.ndarray, weights: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of people ``(x, y)``, x < y, with a candidate limb between a part of one and a part of
+    the other: no other pair can gain from a swap (its crossing weights are all 0)."""
+    owner = np.full((parts.shape[1], max(weights.shape[1:])), -1, np.int64)  # (part, peak) -> person
+    person, part = np.nonzero(parts >= 0)
+    owner[part, parts[person, part]] = person
+    limb, i, j = np.nonzero(weights > 0)
+    x, y = owner[ends[limb, 0], i], owner[ends[limb, 1], j]
+    keep = (x >= 0) & (y >= 0) & (x != y)
+    pairs = np.unique(np.sort(np.stack([x[keep], y[keep]], 1), axis=1), axis=0).reshape(-1, 2)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _gains(parts: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, ends: np.ndarray,
+           cuts: Cuts) -> np.ndarray:
+    """(N, E): per cut, what swapping it between people x[e] and y[e] adds to the crossing limbs'
+    weights: C[x, y] + C[y, x] - C[x, x] - C[y, y]."""
+    a, b = ends[cuts.limbs, 0], ends[cuts.limbs, 1]
+    out = cuts.a_outside
+
+    def cross(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # rows' outside ends, cols' inside
+        return _gather(np.where(out, parts[rows][:, a], parts[cols][:, a]),
+                       np.where(out, parts[cols][:, b], parts[rows][:, b]), weights, cuts)
+
+    return cross(x, y) + cross(y, x) - cross(x, x) - cross(y, y)
 
 
 def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb_ids: Sequence[int],
-            skeleton: Skeleton, max_rounds: int = 4) -> np.ndarray:
+            skeleton: Skeleton, max_rounds: int = 8) -> np.ndarray:
     """People's parts after the swaps (see the module docstring).
 
     ``parts`` (F, K): each person's peak index per part, -1 where missing; ``scores`` (L, P, Q): the
@@ -91,24 +133,27 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
     """
     parts = np.array(parts, np.int64, copy=True)
     cuts = _cuts(skeleton, tuple(limb_ids))
-    if len(parts) < 2 or not cuts:
+    if len(parts) < 2 or len(cuts.starts) == 0:
         return parts
     ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
     weights = scores * pair_certainty(peak_scores[ends[:, 0]], peak_scores[ends[:, 1]])
     for _ in range(max_rounds):
-        changed = False
-        for cut in cuts:
-            c = _cross(parts, weights, ends, cut)
-            gain = c + c.T - np.diag(c)[:, None] - np.diag(c)[None, :]
-            np.fill_diagonal(gain, 0.0)
-            while True:
-                x, y = np.unravel_index(int(np.argmax(gain)), gain.shape)
-                if gain[x, y] <= 1e-6:
-                    break
-                inside = cut[0]
-                parts[[x, y]] = np.where(inside, parts[[y, x]], parts[[x, y]])
-                gain[[x, y], :] = gain[:, [x, y]] = 0.0  # one swap per person per cut and round
-                changed = True
-        if not changed:
+        x, y = _neighbours(parts, weights, ends)
+        if len(x) == 0:
+            break
+        gain = _gains(parts, x, y, weights, ends, cuts)  # (N, E)
+        swaps = 0
+        # Best swap first; then the gains of the pairs it touched are weighed again.  Each swap
+        # raises the sum of all people's limb weights, so this ends; the cap bounds the work.
+        while swaps < 4 * len(parts):
+            n, e = np.unravel_index(int(np.argmax(gain)), gain.shape)
+            if gain[n, e] <= 1e-6:
+                break
+            pair = [x[e], y[e]]
+            parts[pair] = np.where(cuts.inside[n], parts[pair[::-1]], parts[pair])
+            swaps += 1
+            touched = np.isin(x, pair) | np.isin(y, pair)
+            gain[:, touched] = _gains(parts, x[touched], y[touched], weights, ends, cuts)
+        if swaps == 0:
             break
     return parts
