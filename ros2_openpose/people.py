@@ -12,6 +12,8 @@ within a limb.  For a match (peak a, peak b):
   was missed meets its body through an extra shoulder->wrist limb); otherwise the match is dropped.
 
 Extra limbs therefore only add evidence and merge fragments; they never undo a tree-limb decision.
+Given every candidate pair's PAF score, the people then go through ``regroup.py``, which swaps parts
+between two people where the layout's loops disagree with the tree limbs' choices.
 
 Person score: the mean of its part scores (heatmap peak values) and its limb scores (PAF line
 integrals of every match used, extra limbs included; limbs paired by proximity have no integral and
