@@ -10,12 +10,13 @@ import pytest
 from ros2_openpose import people as people_module
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.decode import decode
+from ros2_openpose.estimator import to_image
 from ros2_openpose.people import to_coco_results
 from ros2_openpose.regroup import regroup
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import mapsets  # the benchmark matrix's scenes and renderings: one definition of both)
+import mapsets  # the benchmark matrix's scenes and renderings: one definition of both
 
 LOWER = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
@@ -89,10 +90,8 @@ def crowd_ap(monkeypatch: pytest.MonkeyPatch, real_data: Path, on: bool) -> floa
     for scene in crowds.scenes:
         box = mapsets.letterbox(scene, "368")
         heat, pafs = mapsets.scene_maps(scene, paper, COCO17, box)
-        found = decode(box.crop(heat), box.crop(pafs), COCO17, DecodeConfig())
-        for person in found:
-            person.keypoints[:, :2] = box.to_image(person.keypoints[:, :2])
-        results += to_coco_results(found, COCO17, scene.image_id)
+        found = decode(box.crop(heat), box.crop(pafs), COCO17, DecodeConfig())  # as the estimator crops
+        results += to_coco_results([to_image(p, box) for p in found], COCO17, scene.image_id)
     monkeypatch.undo()
     return mapsets.coco_ap(crowds.coco, results)
 
