@@ -3,27 +3,28 @@
 Assembly (``people.py``) decides limb by limb: each limb's matching is optimal for that limb alone.
 Where two people overlap, a tree limb can pair one person's shoulder with a neighbour's hip, and the
 rest of each body follows whichever part it was joined to.  A layout with loops (coco17: the torso's
-four sides, the face's eye-eye and ear-shoulder limbs) has more than one limb across such a cut, and
-those limbs then disagree with the choice.  For a cut (a set of parts: a leg, one side, the face)
-and two people X and Y, swapping what X and Y hold inside the cut changes only the limbs that cross
-it, so the gain is
+four sides, the face's eye-eye and ear-shoulder limbs; coco18: the face's ear-shoulder limbs) has
+more than one limb across such a cut, and those limbs then disagree with the choice.  For a cut (a
+set of parts: a leg, one side, the face) and two people X and Y, swapping what X and Y hold inside
+the cut changes only the limbs that cross it, so the gain is
 
     gain(X, Y) = C[X, Y] + C[Y, X] - C[X, X] - C[Y, Y]
 
 where ``C[X, Y]`` sums the matching weights (PAF score x sqrt of the two peaks' confidences:
 ``matching.pair_certainty``) of the crossing limbs from X's parts outside the cut to Y's parts
-inside it.  The cuts are every subtree of a breadth-first spanning tree of the layout's own limbs,
-one tree per root part, that two or more of those limbs cross (coco17: 29).  Only pairs of people
-joined by some candidate limb can gain; their gains for every cut come from one gather, the best
-swap is made, the pairs it touched are weighed again, and so on while a swap gains.  Every swap
-raises the sum of all people's crossing weights, so this ends.  A piece with nothing outside the cut
-(a leg on its own) swaps too: it takes the part of X that was joined to the wrong body, or, where X
-had none, joins X whole.
+inside it.  The cuts are every subtree of a breadth-first spanning tree of the weighed limbs
+(below), one tree per root part, that two or more of those limbs cross (coco17: 29, coco18: 22).
+Only pairs of people joined by some candidate limb can gain; their gains for every cut come from one
+gather, the best swap is made, the pairs it touched are weighed again, and so on while a swap
+gains.  Every swap raises the sum of all people's crossing weights, so this ends.  A piece with
+nothing outside the cut (a leg on its own) swaps too: it takes the part of X that was joined to the
+wrong body, or, where X had none, joins X whole.
 
-The extra limbs (shoulder->wrist, hip->ankle, coco18's ear->shoulder) are not counted: one limb alone
-cannot overrule its own optimal matching, and the extra limbs, long and weak on a real network's
-maps, swapped a real person's correct leg for a neighbour's in the measurements (docs/decoding.md).
-So coco18, a tree, is never changed.
+Counted are the layout's own limbs and the extra ones that close a loop of their own (coco18's
+ear->shoulder: coco17 has it as an own limb); not counted are the extra limbs that skip a joint
+(shoulder->wrist past the elbow, hip->ankle past the knee): long PAFs across a bending joint, weak and
+left/right-confused on a real network's maps, they swapped a real person's correct leg for a
+neighbour's in the measurements (docs/decoding.md).  One limb alone never overrules its own matching.
 """
 from __future__ import annotations
 
@@ -49,12 +50,25 @@ class Cuts:
     starts: np.ndarray     # (N,) first entry of each cut in limbs
 
 
+def weighed_limbs(skeleton: Skeleton) -> tuple[bool, ...]:
+    """Per limb of the layout: whether its PAF weighs a swap.  Every limb but the extra ones whose
+    two ends share a neighbour through the own limbs (a limb that skips a joint)."""
+    neighbours: dict[int, set[int]] = {p: set() for p in range(skeleton.num_keypoints)}
+    for (a, b), extra in zip(skeleton.limbs, skeleton.extra, strict=True):
+        if not extra:
+            neighbours[a].add(b)
+            neighbours[b].add(a)
+    return tuple(not extra or not (neighbours[a] & neighbours[b])
+                 for (a, b), extra in zip(skeleton.limbs, skeleton.extra, strict=True))
+
+
 @lru_cache(maxsize=32)
 def _cuts(skeleton: Skeleton, limb_ids: tuple[int, ...]) -> Cuts:
-    """Every subtree of the breadth-first spanning trees of the layout's own limbs (one tree per root
-    part) that two or more of those limbs cross, each partition once."""
+    """Every subtree of the breadth-first spanning trees of the weighed limbs (one tree per root part)
+    that two or more of those limbs cross, each partition once."""
     k = skeleton.num_keypoints
-    own = [n for n, i in enumerate(limb_ids) if not skeleton.extra[i]]
+    weighed = weighed_limbs(skeleton)
+    own = [n for n, i in enumerate(limb_ids) if weighed[i]]
     ends = [skeleton.limbs[limb_ids[n]] for n in own]
     neighbours: dict[int, list[int]] = {p: [] for p in range(k)}
     for a, b in ends:
