@@ -110,17 +110,20 @@ def _gather(peak_a: np.ndarray, peak_b: np.ndarray, weights: np.ndarray, cuts: C
     return np.add.reduceat(values, cuts.starts, axis=1).T
 
 
-def _neighbours(parts: np.ndarray, weights: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _neighbours(parts: np.ndarray, candidates: tuple[np.ndarray, ...],
+                peaks: int) -> tuple[np.ndarray, np.ndarray]:
     """The pairs of people ``(x, y)``, x < y, with a candidate limb between a part of one and a part of
-    the other: no other pair can gain from a swap (its crossing weights are all 0)."""
-    owner = np.full((parts.shape[1], max(weights.shape[1:])), -1, np.int64)  # (part, peak) -> person
+    the other: no other pair can gain from a swap (its crossing weights are all 0).  ``candidates``:
+    the ``(part a, peak a, part b, peak b)`` of every pair with a weight, ``peaks`` the most per part."""
+    owner = np.full((parts.shape[1], peaks), -1, np.int64)  # (part, peak) -> person
     person, part = np.nonzero(parts >= 0)
     owner[part, parts[person, part]] = person
-    limb, i, j = np.nonzero(weights > 0)
-    x, y = owner[ends[limb, 0], i], owner[ends[limb, 1], j]
+    a, i, b, j = candidates
+    x, y = owner[a, i], owner[b, j]
     keep = (x >= 0) & (y >= 0) & (x != y)
-    pairs = np.unique(np.sort(np.stack([x[keep], y[keep]], 1), axis=1), axis=0).reshape(-1, 2)
-    return pairs[:, 0], pairs[:, 1]
+    x, y = x[keep], y[keep]
+    pairs = np.unique(np.minimum(x, y) * len(parts) + np.maximum(x, y))  # one code per pair, sorted
+    return pairs // len(parts), pairs % len(parts)
 
 
 def _gains(parts: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, ends: np.ndarray,
@@ -151,15 +154,16 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
         return parts
     ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
     weights = scores * pair_certainty(peak_scores[ends[:, 0]], peak_scores[ends[:, 1]])
+    f, peaks = len(parts), max(weights.shape[1:])
+    limb, i, j = np.nonzero(weights > 0)  # the weights stay: their candidates are listed once
+    candidates = (ends[limb, 0], i, ends[limb, 1], j)
+    x, y = _neighbours(parts, candidates, peaks)
+    gain = _gains(parts, x, y, weights, ends, cuts)  # (N, E)
     for _ in range(max_rounds):
-        x, y = _neighbours(parts, weights, ends)
-        if len(x) == 0:
-            break
-        gain = _gains(parts, x, y, weights, ends, cuts)  # (N, E)
         swaps = 0
         # Best swap first; then the gains of the pairs it touched are weighed again.  Each swap
         # raises the sum of all people's limb weights, so this ends; the cap bounds the work.
-        while swaps < 4 * len(parts):
+        while swaps < 4 * f and gain.size:
             n, e = np.unravel_index(int(np.argmax(gain)), gain.shape)
             if gain[n, e] <= 1e-6:
                 break
@@ -170,4 +174,12 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
             gain[:, touched] = _gains(parts, x[touched], y[touched], weights, ends, cuts)
         if swaps == 0:
             break
+        # A swap can join people that no candidate limb joined before; only those pairs are new
+        # (every other pair's gain is current), so only they are weighed.
+        nx, ny = _neighbours(parts, candidates, peaks)
+        new = ~np.isin(nx * f + ny, x * f + y)
+        if not new.any():
+            break
+        x, y = np.concatenate([x, nx[new]]), np.concatenate([y, ny[new]])
+        gain = np.concatenate([gain, _gains(parts, nx[new], ny[new], weights, ends, cuts)], axis=1)
     return parts
