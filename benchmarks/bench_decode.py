@@ -71,7 +71,8 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
         matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]],
                               xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]], short=config.short_limb * 8)
         t3 = time.perf_counter()
-        assemble(xy, score, counts, matches, limb_ids, skeleton, config, scores)  # with regroup, as decode
+        assemble(xy, score, counts, matches, limb_ids, skeleton, config, scores,  # with regroup, as decode
+                 short=config.short_limb * 8)
         t4 = time.perf_counter()
         for name, dt in zip(out, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
             out[name].append(dt)

@@ -100,5 +100,6 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
         matches = match_limbs(scores, counts[b][ends[:, 0]], counts[b][ends[:, 1]], score[ends[:, 0]],
                               score[ends[:, 1]], xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]],
                               short=config.short_limb * stride)
-        results.append(assemble(xy, score, counts[b], matches, limb_ids, skeleton, config, scores))
+        results.append(assemble(xy, score, counts[b], matches, limb_ids, skeleton, config, scores,
+                                short=config.short_limb * stride))
     return results

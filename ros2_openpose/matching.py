@@ -100,15 +100,20 @@ def _free_first(free: np.ndarray) -> np.ndarray:
     return np.argsort(~free, axis=1, kind="stable")[:, :max(int(free.sum(1).max(initial=0)), 1)]
 
 
+def closeness(xy_a: np.ndarray, xy_b: np.ndarray, short: float) -> np.ndarray:
+    """``(L, P, Q)``: ``1 - distance / short`` of every pair of ``xy_a`` (L, P, 2) and ``xy_b`` (L, Q, 2)
+    peaks, 0 from ``short`` pixels on: how strongly proximity alone pairs them."""
+    distance = np.hypot(xy_a[:, :, None, 0] - xy_b[:, None, :, 0], xy_a[:, :, None, 1] - xy_b[:, None, :, 1])
+    return np.maximum(1.0 - distance / short, 0.0)
+
+
 def _match_near(free_a: np.ndarray, free_b: np.ndarray, xy_a: np.ndarray, xy_b: np.ndarray, short: float,
                 certainty: np.ndarray | float, matcher: str) -> Matches:
     """``(limb, i, j, 0)`` matches by proximity among the free peaks (closer than ``short`` pixels)."""
     order_a, order_b = _free_first(free_a), _free_first(free_b)
     rows = np.arange(len(free_a))[:, None]
-    a, b = xy_a[rows, order_a], xy_b[rows, order_b]
-    distance = np.hypot(a[:, :, None, 0] - b[:, None, :, 0], a[:, :, None, 1] - b[:, None, :, 1])
     free = free_a[rows, order_a][:, :, None] & free_b[rows, order_b][:, None, :]
-    close = np.maximum(1.0 - distance / short, 0.0) * free
+    close = closeness(xy_a[rows, order_a], xy_b[rows, order_b], short) * free
     if isinstance(certainty, np.ndarray):
         close *= certainty[rows[:, :, None], order_a[:, :, None], order_b[:, None, :]]
     limb, i, j = assign(close, matcher)

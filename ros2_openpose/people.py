@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import DecodeConfig
+from .matching import closeness
 from .regroup import regroup
 from .skeletons import Skeleton, get_skeleton
 
@@ -73,13 +74,15 @@ class _Fragment:
 
 def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
              matches: Sequence[Sequence[tuple[int, int, float]]], limb_ids: Sequence[int],
-             skeleton: Skeleton, config: DecodeConfig, scores: np.ndarray | None = None) -> list[Person]:
+             skeleton: Skeleton, config: DecodeConfig, scores: np.ndarray | None = None,
+             short: float = 0.0) -> list[Person]:
     """Group matched limbs into people (see the module docstring for the rules).
 
     ``xy`` (K, P, 2) and ``peak_scores`` (K, P) hold the peaks, ``counts[k]`` how many of part k are
     valid; ``matches[n]`` the ``(i, j, score)`` matches of limb ``limb_ids[n]`` (peak i of its part A,
     peak j of its part B).  With ``scores`` (L, P, Q), the PAF scores of every candidate pair, the
-    people are then checked against the layout's loops (``regroup.py``).  Returns people sorted by
+    people are then checked against the layout's loops (``regroup.py``), where a pair the matching
+    joined by proximity (score 0, closer than ``short`` pixels) weighs its closeness.  Returns people sorted by
     score, best first.
     """
     k_parts = skeleton.num_keypoints
@@ -121,7 +124,8 @@ def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
 
     kept = [f for n, f in enumerate(fragments) if n not in merged]
     if scores is not None and len(kept) > 1:
-        kept = _regrouped(kept, scores, peak_scores, limb_ids, skeleton)
+        evidence = _with_proximity(scores, matches, xy, limb_ids, skeleton, short)
+        kept = _regrouped(kept, scores, evidence, peak_scores, limb_ids, skeleton)
     if config.min_parts <= 1:  # lone peaks are people only when a single part is enough
         for part in range(k_parts):
             for peak in range(int(counts[part])):
@@ -130,12 +134,29 @@ def assemble(xy: np.ndarray, peak_scores: np.ndarray, counts: Sequence[int],
     return _to_people(kept, xy, peak_scores, config)
 
 
-def _regrouped(fragments: list[_Fragment], scores: np.ndarray, peak_scores: np.ndarray,
+def _with_proximity(scores: np.ndarray, matches: Sequence[Sequence[tuple[int, int, float]]], xy: np.ndarray,
+                    limb_ids: Sequence[int], skeleton: Skeleton, short: float) -> np.ndarray:
+    """``scores`` with each proximity match (score 0: a limb shorter than ``short`` pixels, which no
+    PAF sample supports) raised to its closeness, the weight that paired it (``matching.closeness``).
+    Otherwise a small face's eye-ear pair, joined by proximity, would weigh nothing in the regrouping
+    and any longer crossing limb could outvote it."""
+    near = [(n, i, j) for n, found in enumerate(matches) for i, j, s in found if s == 0]
+    if short <= 0 or not near:
+        return scores
+    n, i, j = np.array(near, np.int64).T
+    ends = np.array([skeleton.limbs[limb_ids[m]] for m in n], np.int64)
+    close = closeness(xy[ends[:, 0], i][:, None], xy[ends[:, 1], j][:, None], short)[:, 0, 0]
+    out = np.array(scores, copy=True)
+    out[n, i, j] = np.maximum(out[n, i, j], close)
+    return out
+
+
+def _regrouped(fragments: list[_Fragment], scores: np.ndarray, evidence: np.ndarray, peak_scores: np.ndarray,
                limb_ids: Sequence[int], skeleton: Skeleton) -> list[_Fragment]:
-    """The fragments after ``regroup``'s swaps; a changed one's limb scores are read anew from
-    ``scores`` (every limb whose two ends it holds, where the pair is a PAF candidate)."""
+    """The fragments after ``regroup``'s swaps weighed on ``evidence``; a changed one's limb scores are
+    read anew from ``scores`` (every limb whose two ends it holds, where the pair is a PAF candidate)."""
     before = np.array([f.parts for f in fragments], np.int64)
-    after = regroup(before, scores, peak_scores, limb_ids, skeleton)
+    after = regroup(before, evidence, peak_scores, limb_ids, skeleton)
     out = []
     for fragment, old, new in zip(fragments, before, after, strict=True):
         if (old == new).all():
