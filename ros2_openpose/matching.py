@@ -101,10 +101,9 @@ def _free_first(free: np.ndarray) -> np.ndarray:
 
 
 def closeness(xy_a: np.ndarray, xy_b: np.ndarray, short: float) -> np.ndarray:
-    """``(L, P, Q)``: ``1 - distance / short`` of every pair of ``xy_a`` (L, P, 2) and ``xy_b`` (L, Q, 2)
-    peaks, 0 from ``short`` pixels on: how strongly proximity alone pairs them."""
-    distance = np.hypot(xy_a[:, :, None, 0] - xy_b[:, None, :, 0], xy_a[:, :, None, 1] - xy_b[:, None, :, 1])
-    return np.maximum(1.0 - distance / short, 0.0)
+    """``1 - distance / short`` between the points ``xy_a`` and ``xy_b`` (``(..., 2)``, broadcast
+    against each other), 0 from ``short`` pixels on: how strongly proximity alone pairs two peaks."""
+    return np.maximum(1.0 - np.hypot(xy_a[..., 0] - xy_b[..., 0], xy_a[..., 1] - xy_b[..., 1]) / short, 0.0)
 
 
 def _match_near(free_a: np.ndarray, free_b: np.ndarray, xy_a: np.ndarray, xy_b: np.ndarray, short: float,
@@ -113,7 +112,7 @@ def _match_near(free_a: np.ndarray, free_b: np.ndarray, xy_a: np.ndarray, xy_b: 
     order_a, order_b = _free_first(free_a), _free_first(free_b)
     rows = np.arange(len(free_a))[:, None]
     free = free_a[rows, order_a][:, :, None] & free_b[rows, order_b][:, None, :]
-    close = closeness(xy_a[rows, order_a], xy_b[rows, order_b], short) * free
+    close = closeness(xy_a[rows, order_a][:, :, None], xy_b[rows, order_b][:, None], short) * free
     if isinstance(certainty, np.ndarray):
         close *= certainty[rows[:, :, None], order_a[:, :, None], order_b[:, None, :]]
     limb, i, j = assign(close, matcher)

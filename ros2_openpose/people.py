@@ -145,7 +145,7 @@ def _with_proximity(scores: np.ndarray, matches: Sequence[Sequence[tuple[int, in
         return scores
     n, i, j = np.array(near, np.int64).T
     ends = np.array([skeleton.limbs[limb_ids[m]] for m in n], np.int64)
-    close = closeness(xy[ends[:, 0], i][:, None], xy[ends[:, 1], j][:, None], short)[:, 0, 0]
+    close = closeness(xy[ends[:, 0], i], xy[ends[:, 1], j], short)
     out = np.array(scores, copy=True)
     out[n, i, j] = np.maximum(out[n, i, j], close)
     return out
