@@ -57,7 +57,7 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
     """Median milliseconds of each of decode's steps (the same calls decode_batch makes)."""
     k = skeleton.num_keypoints
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
-    ends = np.array([skeleton.limbs[i] for i in limb_ids])
+    ends = skeleton.limb_ends(limb_ids)
     out: dict[str, list[float]] = {"peaks": [], "limbs": [], "match": [], "people": []}
     for _ in range(repeats + 1):
         t0 = time.perf_counter()

@@ -88,7 +88,7 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
     peaks = batch_peaks(hm, k, config, stride)
     counts = peaks.counts  # (B, K); valid peaks come first in each row
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
-    ends = np.array([skeleton.limbs[i] for i in limb_ids], dtype=np.int64).reshape(-1, 2)
+    ends = skeleton.limb_ends(limb_ids)
     results: list[list[Person]] = []
     for b in range(hm.shape[0]):
         p = int(counts[b].max(initial=0))

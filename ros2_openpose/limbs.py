@@ -118,7 +118,7 @@ def score_limbs(pafs: np.ndarray, xy: np.ndarray, valid: np.ndarray, skeleton: S
     if n_limbs == 0 or p == 0 or pafs.shape[-1] == 0 or pafs.shape[-2] == 0:
         return np.zeros((n_limbs, p, p), np.float32)
     pafs = np.asarray(pafs, np.float32)
-    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    ends = skeleton.limb_ends(limb_ids)
     field = Field(pafs, skeleton, limb_ids)
     height = pafs.shape[-2] * stride
     if KERNEL == "numba":

@@ -144,7 +144,7 @@ def _with_proximity(scores: np.ndarray, matches: Sequence[Sequence[tuple[int, in
     if short <= 0 or not near:
         return scores
     n, i, j = np.array(near, np.int64).T
-    ends = np.array([skeleton.limbs[limb_ids[m]] for m in n], np.int64)
+    ends = skeleton.limb_ends(limb_ids)[n]
     close = closeness(xy[ends[:, 0], i], xy[ends[:, 1], j], short)
     out = np.array(scores, copy=True)
     out[n, i, j] = np.maximum(out[n, i, j], close)

@@ -152,7 +152,7 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
     cuts = _cuts(skeleton, tuple(limb_ids))
     if len(parts) < 2 or len(cuts.starts) == 0:
         return parts
-    ends = np.array([skeleton.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
+    ends = skeleton.limb_ends(limb_ids)
     weights = scores * pair_certainty(peak_scores[ends[:, 0]], peak_scores[ends[:, 1]])
     f, peaks = len(parts), max(weights.shape[1:])
     limb, i, j = np.nonzero(weights > 0)  # the weights stay: their candidates are listed once

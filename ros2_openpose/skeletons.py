@@ -13,6 +13,7 @@ Two layouts:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,6 +84,10 @@ class Skeleton:
     def limb_ids(self, use_extra: bool = True) -> list[int]:
         """Indices of the limbs to decode; the extra limbs only when ``use_extra``."""
         return [i for i, e in enumerate(self.extra) if use_extra or not e]
+
+    def limb_ends(self, limb_ids: Sequence[int]) -> np.ndarray:
+        """``(L, 2)`` int64: the (part A, part B) of each of ``limb_ids``."""
+        return np.array([self.limbs[i] for i in limb_ids], np.int64).reshape(-1, 2)
 
     def flip_permutation(self) -> np.ndarray:
         """Keypoint index permutation that a horizontal flip applies (left <-> right)."""
