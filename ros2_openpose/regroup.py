@@ -102,12 +102,32 @@ def _cuts(skeleton: Skeleton, limb_ids: tuple[int, ...]) -> Cuts:
     return Cuts(inside_all, limbs, ~inside_all[cut_of, a_side], starts)
 
 
-def _gather(peak_a: np.ndarray, peak_b: np.ndarray, weights: np.ndarray, cuts: Cuts) -> np.ndarray:
-    """Per cut, the sum over its crossing limbs of ``weights[limb, peak_a, peak_b]`` (0 where an end
-    is missing): ``(M, T)`` peaks -> ``(N, M)``."""
-    values = weights[cuts.limbs, np.maximum(peak_a, 0), np.maximum(peak_b, 0)]
-    values = np.where((peak_a >= 0) & (peak_b >= 0), values, 0.0)
-    return np.add.reduceat(values, cuts.starts, axis=1).T
+class _Crossings:
+    """``C[X, Y]`` per cut for many pairs of people at once (module docstring): one gather from the
+    weights, padded by a zero row and column so that a missing part (-1, the last entry) reads 0."""
+
+    def __init__(self, weights: np.ndarray, ends: np.ndarray, cuts: Cuts) -> None:
+        n_limbs, p, q = weights.shape
+        self.size = max(p, q) + 1
+        padded = np.zeros((n_limbs, self.size, self.size), weights.dtype)
+        padded[:, :p, :q] = weights
+        self.flat = padded.reshape(-1)
+        a, b = ends[cuts.limbs, 0], ends[cuts.limbs, 1]
+        out = cuts.a_outside
+        self.outside, self.inside = np.where(out, a, b), np.where(out, b, a)  # (T,) parts
+        # weights[limb, peak of a, peak of b] as a flat offset: the outside end's peak takes a's
+        # stride where a lies outside the cut, b's where b does.
+        self.base = cuts.limbs * self.size * self.size
+        self.outside_stride = np.where(out, self.size, 1)
+        self.inside_stride = np.where(out, 1, self.size)
+        self.starts = cuts.starts
+
+    def __call__(self, parts: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(N, E): per cut, the crossing limbs' weights from ``rows``' parts outside the cut to
+        ``cols``' parts inside it, summed."""
+        offsets = self.base + parts[rows][:, self.outside] * self.outside_stride \
+            + parts[cols][:, self.inside] * self.inside_stride
+        return np.add.reduceat(self.flat[offsets], self.starts, axis=1).T
 
 
 def _neighbours(parts: np.ndarray, candidates: tuple[np.ndarray, ...],
@@ -126,18 +146,11 @@ def _neighbours(parts: np.ndarray, candidates: tuple[np.ndarray, ...],
     return pairs // len(parts), pairs % len(parts)
 
 
-def _gains(parts: np.ndarray, x: np.ndarray, y: np.ndarray, weights: np.ndarray, ends: np.ndarray,
-           cuts: Cuts) -> np.ndarray:
+def _gains(parts: np.ndarray, x: np.ndarray, y: np.ndarray, crossings: _Crossings,
+           own: np.ndarray) -> np.ndarray:
     """(N, E): per cut, what swapping it between people x[e] and y[e] adds to the crossing limbs'
-    weights: C[x, y] + C[y, x] - C[x, x] - C[y, y]."""
-    a, b = ends[cuts.limbs, 0], ends[cuts.limbs, 1]
-    out = cuts.a_outside
-
-    def cross(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:  # rows' outside ends, cols' inside
-        return _gather(np.where(out, parts[rows][:, a], parts[cols][:, a]),
-                       np.where(out, parts[cols][:, b], parts[rows][:, b]), weights, cuts)
-
-    return cross(x, y) + cross(y, x) - cross(x, x) - cross(y, y)
+    weights: C[x, y] + C[y, x] - C[x, x] - C[y, y]; ``own`` (N, F) holds every person's C[X, X]."""
+    return crossings(parts, x, y) + crossings(parts, y, x) - own[:, x] - own[:, y]
 
 
 def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb_ids: Sequence[int],
@@ -157,8 +170,11 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
     f, peaks = len(parts), max(weights.shape[1:])
     limb, i, j = np.nonzero(weights > 0)  # the weights stay: their candidates are listed once
     candidates = (ends[limb, 0], i, ends[limb, 1], j)
+    crossings = _Crossings(weights, ends, cuts)
+    everyone = np.arange(f)
+    own = crossings(parts, everyone, everyone)  # (N, F): C[X, X], kept current through the swaps
     x, y = _neighbours(parts, candidates, peaks)
-    gain = _gains(parts, x, y, weights, ends, cuts)  # (N, E)
+    gain = _gains(parts, x, y, crossings, own)  # (N, E)
     for _ in range(max_rounds):
         swaps = 0
         # Best swap first; then the gains of the pairs it touched are weighed again.  Each swap
@@ -167,11 +183,12 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
             n, e = np.unravel_index(int(np.argmax(gain)), gain.shape)
             if gain[n, e] <= 1e-6:
                 break
-            pair = [x[e], y[e]]
+            pair = np.array([x[e], y[e]])
             parts[pair] = np.where(cuts.inside[n], parts[pair[::-1]], parts[pair])
             swaps += 1
-            touched = np.isin(x, pair) | np.isin(y, pair)
-            gain[:, touched] = _gains(parts, x[touched], y[touched], weights, ends, cuts)
+            own[:, pair] = crossings(parts, pair, pair)
+            touched = (x == pair[0]) | (x == pair[1]) | (y == pair[0]) | (y == pair[1])
+            gain[:, touched] = _gains(parts, x[touched], y[touched], crossings, own)
         if swaps == 0:
             break
         # A swap can join people that no candidate limb joined before; only those pairs are new
@@ -181,5 +198,5 @@ def regroup(parts: np.ndarray, scores: np.ndarray, peak_scores: np.ndarray, limb
         if not new.any():
             break
         x, y = np.concatenate([x, nx[new]]), np.concatenate([y, ny[new]])
-        gain = np.concatenate([gain, _gains(parts, nx[new], ny[new], weights, ends, cuts)], axis=1)
+        gain = np.concatenate([gain, _gains(parts, nx[new], ny[new], crossings, own)], axis=1)
     return parts

@@ -12,7 +12,7 @@ from ros2_openpose.config import DecodeConfig
 from ros2_openpose.decode import decode
 from ros2_openpose.estimator import to_image
 from ros2_openpose.people import to_coco_results
-from ros2_openpose.regroup import regroup
+from ros2_openpose.regroup import _Crossings, _cuts, regroup
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -44,6 +44,35 @@ def swapped_lower_bodies() -> np.ndarray:
     lower = [COCO17.keypoint_names.index(name) for name in LOWER]
     parts[:, lower] = parts[::-1][:, lower]
     return parts
+
+
+@pytest.mark.parametrize("skeleton", [COCO17, COCO18], ids=lambda s: s.name)
+def test_crossing_weights_follow_their_definition(skeleton: Skeleton) -> None:
+    # C[X, Y] of a cut: the sum over the weighed limbs that cross it of weights[limb, peak of its end
+    # outside the cut, taken from X or Y as that end lies, peak of its other end], 0 where X or Y lacks
+    # the part.  Written out limb by limb against the one gather regroup runs.
+    rng = np.random.default_rng(3)
+    limb_ids = skeleton.limb_ids(True)
+    ends = skeleton.limb_ends(limb_ids)
+    weights = rng.random((len(limb_ids), 6, 5))
+    parts = rng.integers(-1, 5, (7, skeleton.num_keypoints))  # -1: the part is missing
+    cuts = _cuts(skeleton, tuple(limb_ids))
+    rows, cols = np.array([0, 3, 5, 6]), np.array([1, 3, 2, 0])
+    got = _Crossings(weights, ends, cuts)(parts, rows, cols)
+    expected = np.zeros((len(cuts.starts), len(rows)))
+    stops = [*cuts.starts[1:], len(cuts.limbs)]
+    for n, (start, stop) in enumerate(zip(cuts.starts, stops, strict=True)):
+        for t in range(start, stop):
+            limb = cuts.limbs[t]
+            a, b = ends[limb]
+            assert cuts.inside[n, a] != cuts.inside[n, b]  # only crossing limbs are listed
+            for e, (x, y) in enumerate(zip(rows, cols, strict=True)):
+                pa = parts[x, a] if not cuts.inside[n, a] else parts[y, a]
+                pb = parts[x, b] if not cuts.inside[n, b] else parts[y, b]
+                if pa >= 0 and pb >= 0:
+                    expected[n, e] += weights[limb, pa, pb]
+    assert expected.any()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
 def test_both_sides_of_the_torso_take_back_a_swapped_lower_body() -> None:
