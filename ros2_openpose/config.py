@@ -25,6 +25,8 @@ class DecodeConfig:
     max_limb_length: float = 0.5    # limbs longer than this fraction of the image height are penalised
     short_limb: float = 1.0         # cells: peaks no PAF match took are paired by proximity below this
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
+    peak_sigma: float = 0.875       # cells: the heatmap peaks' expected width (7 px at stride 8); a frame
+                                    # whose peaks are clearly wider is sharpened before NMS (0: never)
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {
         "paf_threshold": (0.0, 1.0),
@@ -36,6 +38,7 @@ class DecodeConfig:
         "max_peaks": (1, 4096),
         "max_limb_length": (0.01, 10.0),
         "short_limb": (0.0, 4.0),
+        "peak_sigma": (0.0, 8.0),
     }
 
     def validated(self) -> DecodeConfig:

@@ -57,8 +57,10 @@ def batch_peaks(heatmaps: np.ndarray, k: int, config: DecodeConfig, stride: int)
         # align_corners=False puts cell j's value at pixel stride*j + (stride-1)/2, our convention.
         up = F.interpolate(torch.from_numpy(np.ascontiguousarray(maps)), scale_factor=stride, mode="bicubic",
                            align_corners=False)
-        return find_peaks(up.numpy(), config.heatmap_threshold, config.max_peaks, stride=1.0)
-    return find_peaks(maps, config.heatmap_threshold, config.max_peaks, stride=float(stride))
+        return find_peaks(up.numpy(), config.heatmap_threshold, config.max_peaks, stride=1.0,
+                          peak_sigma=config.peak_sigma * stride)
+    return find_peaks(maps, config.heatmap_threshold, config.max_peaks, stride=float(stride),
+                      peak_sigma=config.peak_sigma)
 
 
 def decode(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: DecodeConfig = DecodeConfig(),

@@ -9,6 +9,13 @@ Refinement fits a parabola to the log of the three values across the peak in x a
 Gaussian's log is a parabola, so on a Gaussian heatmap this recovers the centre exactly from the
 coarse grid, which is both faster and more precise than upsampling the maps first (docs/decoding.md
 has the numbers).
+
+The same fit gives each peak's width.  A frame whose peaks are clearly wider than the Gaussian the
+decode expects (``peak_sigma``: CMU's 7 px at stride 8) has been blurred on its way (a smooth
+network, a defocused camera), and its neighbouring people's peaks run into one another: NMS then
+runs on the heatmaps sharpened by the excess width, ``m - (w^2 - sigma^2) * laplacian(m)``; the
+threshold, scores and sub-cell offsets still come from the maps as they are (docs/decoding.md,
+"Blurred heatmaps").
 """
 from __future__ import annotations
 
@@ -75,6 +82,16 @@ def local_maxima(maps: np.ndarray, threshold: float) -> tuple[np.ndarray, ...]:
     return b, k, rows, cols
 
 
+def _stencil_logs(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``(5, N)``: the log of each peak's left, upper, right and lower neighbours and of the peak
+    itself, in one gather (clamped at the border; values below LOG_FLOOR raised to it)."""
+    b, k, rows, cols = index
+    h, w = maps.shape[-2:]
+    rows_n = np.clip(np.stack((rows, rows - 1, rows, rows + 1, rows)), 0, h - 1)
+    cols_n = np.clip(np.stack((cols - 1, cols, cols + 1, cols, cols)), 0, w - 1)
+    return np.log(np.maximum(maps[b, k, rows_n, cols_n], LOG_FLOOR))
+
+
 def _offsets(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
     """Sub-cell offsets ``(2, N)`` (dx, dy) in [-0.5, 0.5] from the log values around each peak.
 
@@ -84,12 +101,9 @@ def _offsets(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
     is round) and stands in the missing value that gives it, so a keypoint at the image edge is not
     pulled onto the first cell centre.  Both axes are fitted at once (index 0 = x, 1 = y).
     """
-    b, k, rows, cols = index
+    _, _, rows, cols = index
     h, w = maps.shape[-2:]
-    # The peak cell and its 4 neighbours in one gather (clamped at the border), log of those only.
-    rows_n = np.clip(np.stack((rows, rows - 1, rows, rows + 1, rows)), 0, h - 1)
-    cols_n = np.clip(np.stack((cols - 1, cols, cols + 1, cols, cols)), 0, w - 1)
-    values = np.log(np.maximum(maps[b, k, rows_n, cols_n], LOG_FLOOR))  # (5, N): left, up, right, down, centre
+    values = _stencil_logs(maps, index)
     before, after, centre = values[0:2], values[2:4], values[4]
     has_before = np.stack((cols > 0, rows > 0))
     has_after = np.stack((cols < w - 1, rows < h - 1))
@@ -103,17 +117,69 @@ def _offsets(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
     return np.where(ok, np.clip(step, -0.5, 0.5), 0.0)
 
 
-def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: float = 8.0) -> Peaks:
+def peak_widths(maps: np.ndarray, index: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Per peak ``(b, k, row, col)``, the width (sigma, in cells) of the Gaussian whose log has the
+    peak's curvature, averaged over x and y; NaN on the border or where the log is not concave."""
+    _, _, rows, cols = index
+    h, w = maps.shape[-2:]
+    values = _stencil_logs(maps, index)
+    curve = (values[:4].sum(0) - 4 * values[4]) / 2
+    ok = (rows > 0) & (rows < h - 1) & (cols > 0) & (cols < w - 1) & (curve < -1e-6)
+    return np.where(ok, np.sqrt(-1.0 / np.where(ok, curve, -1.0)), np.nan)
+
+
+def sharpened(maps: np.ndarray, amount: float) -> np.ndarray:
+    """``maps - amount * laplacian(maps)`` over the last two axes (5-point stencil, edges repeated):
+    undoes about a Gaussian blur of variance ``amount / 2`` per axis, more at 1 cell's scale."""
+    pad = np.pad(maps, [(0, 0)] * (maps.ndim - 2) + [(1, 1), (1, 1)], mode="edge")
+    laplacian = pad[..., :-2, 1:-1] + pad[..., 2:, 1:-1] + pad[..., 1:-1, :-2] + pad[..., 1:-1, 2:] - 4 * maps
+    return maps - amount * laplacian
+
+
+#: A frame counts as blurred when the median width of its peaks exceeds ``peak_sigma`` by this factor
+#: (the shipped model's own maps: median 0.81 cells, 8 of 331 held-out photos above; blurred maps 1.33).
+BLURRED = 1.15
+
+
+def _unblurred_maxima(maps: np.ndarray, index: tuple[np.ndarray, ...], threshold: float,
+                      peak_sigma: float) -> tuple[np.ndarray, ...]:
+    """``index`` with each blurred image's peaks found again on its sharpened maps (module docstring),
+    among the cells above ``threshold`` as they are."""
+    b = index[0]
+    widths = peak_widths(maps, index)
+    found = list(index)
+    for image in range(maps.shape[0]):
+        mine = b == image
+        measured = np.sort(widths[mine & np.isfinite(widths)])
+        width = float(measured[len(measured) // 2]) if measured.size else 0.0  # the (upper) median
+        if not width > BLURRED * peak_sigma:
+            continue
+        raw = maps[image]
+        sharp = np.where(raw > threshold, sharpened(raw, width ** 2 - peak_sigma ** 2), 0.0)
+        _, k, rows, cols = local_maxima(sharp[None].astype(np.float32), 0.0)
+        keep = raw[k, rows, cols] > threshold
+        again = (np.full(int(keep.sum()), image), k[keep], rows[keep], cols[keep])
+        found = [np.concatenate((old[b != image], new)) for old, new in zip(found, again, strict=True)]
+        b = found[0]
+        widths = np.concatenate((widths[~mine], np.full(len(again[0]), np.nan)))
+    return tuple(found)
+
+
+def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: float = 8.0,
+               peak_sigma: float = 0.0) -> Peaks:
     """Peaks of keypoint heatmaps ``(B, K, h, w)`` (no background channel) at ``stride`` px per cell.
 
     Every local maximum above ``threshold`` is kept, best first, up to ``max_peaks`` per part; if
     that cap leaves some out, a warning says how many (a crowd is never cut silently).  Positions
     are in input pixels with cell ``(i, j)``'s centre at ``stride*j + (stride-1)/2``; ``stride=1``
-    for maps already upsampled to input resolution.
+    for maps already upsampled to input resolution.  ``peak_sigma`` > 0 (in cells of these maps): an
+    image whose peaks are wider is sharpened first (module docstring).
     """
     maps = np.asarray(heatmaps, np.float32)
     nb, nk = maps.shape[:2]
     b, k, rows, cols = local_maxima(maps, threshold)
+    if peak_sigma > 0 and len(b):
+        b, k, rows, cols = _unblurred_maxima(maps, (b, k, rows, cols), threshold, peak_sigma)
     score = maps[b, k, rows, cols]
     order = np.lexsort((-score, k, b))  # per (image, part) row, best first
     b, k, rows, cols, score = b[order], k[order], rows[order], cols[order], score[order]
