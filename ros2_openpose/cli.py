@@ -67,7 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--log-every", type=float, default=10.0, metavar="SECONDS",
                         help="when stderr is not a terminal, a progress line this often (0 = every frame)")
     # Decode settings: unset ones are the model's own (the original's unless its card changes them).
-    for name in ("paf_threshold", "heatmap_threshold", "match_threshold", "min_person_score"):
+    for name in ("paf_threshold", "heatmap_threshold", "match_threshold", "min_person_score", "near_scale",
+                 "near_height"):
         parser.add_argument("--" + name.replace("_", "-"), type=float, default=None,
                             help=f"default: the model's own (original: {getattr(defaults, name)})")
     parser.add_argument("--min-parts", type=int, default=None,
@@ -95,7 +96,8 @@ def check_args(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, int]
         raise UsageError(f"--log-every must be 0 or more seconds, got {args.log_every}")
     given = {"paf_threshold": args.paf_threshold, "heatmap_threshold": args.heatmap_threshold,
              "match_threshold": args.match_threshold, "min_person_score": args.min_person_score,
-             "min_parts": args.min_parts, "use_extra_pafs": False if args.no_extra_pafs else None}
+             "near_scale": args.near_scale, "near_height": args.near_height, "min_parts": args.min_parts,
+             "use_extra_pafs": False if args.no_extra_pafs else None}
     changes = {name: value for name, value in given.items() if value is not None}
     try:
         DecodeConfig().updated(**changes)

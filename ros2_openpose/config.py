@@ -27,6 +27,8 @@ class DecodeConfig:
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
     peak_sigma: float = 0.875       # cells: the heatmap peaks' expected width (7 px at stride 8); a frame
                                     # whose peaks are clearly wider is sharpened before NMS (0: never)
+    near_scale: float = 0.0         # a frame where someone is taller than near_height of it is looked at
+    near_height: float = 0.4        # again at this input scale, the maps averaged (0: never; docs/model.md)
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {
         "paf_threshold": (0.0, 1.0),
@@ -39,6 +41,8 @@ class DecodeConfig:
         "max_limb_length": (0.01, 10.0),
         "short_limb": (0.0, 4.0),
         "peak_sigma": (0.0, 8.0),
+        "near_scale": (0.0, 4.0),
+        "near_height": (0.0, 1.0),
     }
 
     def validated(self) -> DecodeConfig:

@@ -22,7 +22,7 @@ from .decode import decode
 from .device import resolve_device
 from .image import as_bgr
 from .limbs import warm_kernel
-from .maps import infer_maps
+from .maps import add_scale, infer_maps
 from .models import ModelInfo, load_model, network_info
 from .people import Person, keypoint_bbox
 from .skeletons import Skeleton, get_skeleton
@@ -42,7 +42,9 @@ class PoseEstimator:
     ``input_size`` is the network input height (368 or 184); ``scales`` multiply it, the first is the
     base whose map grid the others are averaged onto.  ``config``: the decode settings, by default the
     model's own (``ModelInfo.decode_config``: the original thresholds unless the model card changes
-    them); it may be replaced at any time (the next call uses the new one).  ``backend`` ("auto",
+    them); it may be replaced at any time (the next call uses the new one).  Its ``near_scale`` > 0: a
+    frame where a decoded person is taller than ``near_height`` of it runs once more at that scale and
+    is decoded from the two scales' mean maps (people who fill the frame, docs/model.md).  ``backend`` ("auto",
     "torch", "onnxruntime") picks the runtime on a CPU (``backend.py``: auto keeps the faster of PyTorch
     channels_last and the weights' ONNX twin, measured here); ``info["backend"]`` and
     ``info["backend_reason"]`` say which runs and why.  ``cpu_threads``: ONNX Runtime's intra-op
@@ -147,11 +149,26 @@ class PoseEstimator:
                             for b, b0 in zip(scale_boxes, boxes[0], strict=True)], dtype=np.float32)
                   for scale_boxes in boxes]
         pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios, self._flip_channels)
-        results = []
-        for i, box in enumerate(boxes[0]):
-            people = decode(box.crop(heatmaps[i]), box.crop(pafs[i]), self.skeleton, config, self.stride)
-            results.append([to_image(person, box) for person in people])
+        results = [self._decoded(pafs[i], heatmaps[i], box, config) for i, box in enumerate(boxes[0])]
+        near = [i for i, people in enumerate(results) if config.near_scale > 0
+                and any(p.bbox[3] > config.near_height * boxes[0][i].image_size[0] for p in people)]
+        if near:  # a second look at a smaller scale for the frames where someone is near (docs/model.md)
+            size = max(self.stride, round(self.input_size * config.near_scale))
+            tensor, near_boxes = to_tensor_batch([bgrs[i] for i in near], size, self.stride, self.input_format,
+                                                 self.device)
+            ratio = np.array([[b.scale_x / boxes[0][i].scale_x, b.scale_y / boxes[0][i].scale_y]
+                              for i, b in zip(near, near_boxes, strict=True)], dtype=np.float32)
+            maps = add_scale(self.network, (pafs[near], heatmaps[near]), len(tensors), tensor, ratio, self.fp16,
+                             self._flip_channels)
+            for n, i in enumerate(near):
+                results[i] = self._decoded(maps[0][n], maps[1][n], boxes[0][i], config)
         return results
+
+    def _decoded(self, pafs: torch.Tensor, heatmaps: torch.Tensor, box: Letterbox,
+                 config: DecodeConfig) -> list[Person]:
+        """People of one image's maps, in image pixels."""
+        people = decode(box.crop(heatmaps), box.crop(pafs), self.skeleton, config, self.stride)
+        return [to_image(person, box) for person in people]
 
 
 def to_image(person: Person, box: Letterbox) -> Person:

@@ -42,25 +42,25 @@ def infer_maps(network: nn.Module, tensor: torch.Tensor | Sequence[torch.Tensor]
     if not tensors:
         raise ValueError("infer_maps needs at least one input tensor")
     use_fp16 = fp16 and tensors[0].device.type == "cuda"
-    pafs_sum: torch.Tensor  # the first scale's maps, then the running sums
-    heatmaps_sum: torch.Tensor
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
-        for i, x in enumerate(tensors):
-            pafs, heatmaps = _forward(network, x, flip)
-            if i == 0:
-                pafs_sum, heatmaps_sum = pafs, heatmaps
-                continue
-            if ratios is None:
-                ratio = x.shape[-2] / tensors[0].shape[-2]
-            else:
-                ratio = ratios[i]
-            grid = _base_grid(ratio, pafs_sum.shape, heatmaps.shape, x.device)
-            # Out-of-place adds: the base maps may be the network's own output buffers.
-            pafs_sum = pafs_sum + _resample(pafs, grid)
-            heatmaps_sum = heatmaps_sum + _resample(heatmaps, grid)
-        if len(tensors) > 1:
-            pafs_sum, heatmaps_sum = pafs_sum / len(tensors), heatmaps_sum / len(tensors)
-    return pafs_sum, heatmaps_sum
+        pafs, heatmaps = _forward(network, tensors[0], flip)
+    for i, x in enumerate(tensors[1:], start=1):
+        ratio = x.shape[-2] / tensors[0].shape[-2] if ratios is None else ratios[i]
+        pafs, heatmaps = add_scale(network, (pafs, heatmaps), i, x, ratio, fp16, flip)
+    return pafs, heatmaps
+
+
+def add_scale(network: nn.Module, maps: tuple[torch.Tensor, torch.Tensor], count: int, tensor: torch.Tensor,
+              ratio: Any, fp16: bool = False, flip: FlipChannels | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``maps`` (pafs, heatmaps), the mean of ``count`` scales on the base grid, with one more scale
+    folded in: ``tensor``'s maps resampled onto that grid (``ratio`` as in ``infer_maps``)."""
+    use_fp16 = fp16 and tensor.device.type == "cuda"
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_fp16):
+        pafs, heatmaps = _forward(network, tensor, flip)
+        grid = _base_grid(ratio, maps[0].shape, heatmaps.shape, tensor.device)
+        # Out-of-place: the base maps may be the network's own output buffers.
+        return ((maps[0] * count + _resample(pafs, grid)) / (count + 1),
+                (maps[1] * count + _resample(heatmaps, grid)) / (count + 1))
 
 
 def _forward(network: nn.Module, x: torch.Tensor, flip: FlipChannels | None) -> tuple[torch.Tensor, torch.Tensor]:

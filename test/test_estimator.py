@@ -2,22 +2,30 @@
 
 Networks here are stand-ins: a "ramp" network whose maps are the image's own pixel coordinates (to
 check scale alignment exactly) and a "planted" network that draws ideal maps of known people at
-known network-input positions (to check the way back to image pixels).
+known network-input positions (to check the way back to image pixels); the second look at near
+people runs the shipped default model on a committed real photo.
 """
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ros2_openpose.assets import resolve_weights
 from ros2_openpose.config import DecodeConfig
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.maps import infer_maps
 from ros2_openpose.models import SeedNet, make_checkpoint
 from ros2_openpose.skeletons import COCO17, COCO18, Skeleton
 from ros2_openpose.tensor import fit, to_tensor_batch
+from training.data import load_coco
+from training.evaluate import on_canvas
 
 
 class RampNet(nn.Module):
@@ -329,3 +337,41 @@ def load_twin_source(path):
     from ros2_openpose.models import load_model
 
     return load_model(path)[0]
+
+
+def test_a_near_person_gets_a_second_look_at_the_near_scale() -> None:
+    # The shipped model on a committed real photo cropped around one labelled person (who then fills
+    # the frame, cut by it) and on the same photo seen three times as far: the near frame is decoded
+    # from the mean of its 1.0 and near_scale maps, exactly as a two-scale estimator would; the far
+    # one is left as one scale.
+    people_dir = Path(__file__).resolve().parent / "data" / "people"
+    coco = load_coco(people_dir / "annotations.json")
+    ann = max(coco.loadAnns(coco.getAnnIds(iscrowd=False)), key=lambda a: a["num_keypoints"])
+    photo = cv2.imread(str(people_dir / coco.loadImgs(ann["image_id"])[0]["file_name"]))
+    x, y, w, h = (int(v) for v in ann["bbox"])
+    near_frame = photo[y:y + h, max(0, x + w // 2 - h * 2 // 3):x + w // 2 + h * 2 // 3]
+    far_frame = on_canvas(photo, 3.0)
+
+    weights = resolve_weights("default")
+    estimator = PoseEstimator(weights=weights, device="cpu", backend="torch")
+    assert estimator.config.near_scale == 0.8  # the default model's own (its card)
+    one_look = dataclasses.replace(estimator.config, near_scale=0.0)
+    two_scales = PoseEstimator(weights=weights, device="cpu", backend="torch", scales=(1.0, 0.8))
+    two_scales.config = one_look
+
+    def tallest(people: list) -> float:
+        return max((p.bbox[3] for p in people), default=0.0)
+
+    def same(a: list, b: list) -> bool:
+        return len(a) == len(b) and all(np.array_equal(p.keypoints, q.keypoints, equal_nan=True)
+                                        for p, q in zip(a, b, strict=True))
+
+    estimator.config = one_look
+    first_near, first_far = estimator.estimate(near_frame), estimator.estimate(far_frame)
+    assert tallest(first_near) > 0.4 * near_frame.shape[0]  # someone near: the second look runs
+    assert 0 < tallest(first_far) < 0.4 * far_frame.shape[0]  # people, all far: it does not
+    estimator.config = dataclasses.replace(one_look, near_scale=0.8)
+    looked_twice = estimator.estimate(near_frame)
+    assert same(looked_twice, two_scales.estimate(near_frame))
+    assert not same(looked_twice, first_near)
+    assert same(estimator.estimate(far_frame), first_far)

@@ -55,6 +55,9 @@ PARAMS: tuple[Param, ...] = (
     _decode("min_parts", "People with fewer keypoints are dropped."),
     _decode("min_person_score", "People with a lower mean part+limb score are dropped."),
     _decode("use_extra_pafs", "Use the redundant long-range limbs as evidence."),
+    _decode("near_scale", "Input scale of a second look at frames where someone is near (taller than near_height "
+            "of the frame): the two scales' maps are averaged; 0 = never."),
+    _decode("near_height", "Fraction of the frame height a person must exceed for the second look."),
     # input
     Param("images", ["image"], "Image topics, one per camera; several are batched through one forward pass "
           "and each PersonArray carries its own camera's header.", live=False),
