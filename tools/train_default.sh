@@ -99,7 +99,7 @@ train_into "$run" "${finetune[@]}" --set model.warm_start="$leg6/last.pt" --set 
 # size and the heatmap threshold are chosen on the held-out split only.
 python -m training.soup "$run/soup.pt" "$leg6/last.pt" "$run/last.pt"
 python -m training.ship "$run/soup.pt" ros2_openpose/data/default.pt --name default --input-size 320 \
-  --decode heatmap_threshold=0.05 \
+  --decode heatmap_threshold=0.05 --decode near_scale=0.8 \
   --trained-on "real photographs: LSP-extended (10k sports photos) + a fashion set (0.5k), research-use data; docs/model.md"
 python -m ros2_openpose.onnx_export default ros2_openpose/data/default.onnx
 for set in "$data"/real-keypoints/*/; do
