@@ -1,6 +1,7 @@
 """A shipped model's speed on CPU at 640x480: offline (PyTorch, ONNX Runtime) and through pose_node.
 
     source tools/env.sh && python benchmarks/bench_model.py [--weights default] [--frames 60] [--threads 2]
+    python benchmarks/bench_model.py --decode near_height=0.0   # every frame with a person looked at twice
 
 Frames: the demo's real clip (ros2_openpose/data/walk_vtest.mp4, 640x480 pedestrians).  "offline" is
 PoseEstimator.estimate per frame (what the CLI runs per frame, without its file writing).  "node,
@@ -9,6 +10,9 @@ includes image transport, decode and publishing, its latency is publish -> Perso
 at N Hz" streams like a camera faster than the node and lets pose_node drop what it cannot take: fps is
 PersonArrays per second received, latency is stamp -> PersonArray.  Prints a markdown table with the
 machine.  Targets of the default model (issue 8): >= 10 fps, latency < 150 ms through pose_node.
+``--decode KEY=VALUE`` changes a decode setting on every path (the node's through a copy of
+params/pose.yaml): ``near_height=0.0`` gives every frame with someone in it the default model's second
+look (``near_scale``), the worst case for a camera that always has someone near.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +36,9 @@ from ros2_openpose.assets import resolve_weights
 from ros2_openpose.estimator import PoseEstimator
 from ros2_openpose.ros.demo import DEMO_CLIP
 from ros2_openpose.sources import frames as frames_of
+from training.config import parse_setting
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def offline(estimator: PoseEstimator, frames: list) -> tuple[float, float, float]:
@@ -56,7 +64,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--camera-hz", type=float, default=30.0)
+    parser.add_argument("--decode", action="append", default=[], metavar="KEY=VALUE",
+                        help="a decode setting for every path, e.g. near_height=0.0")
     args = parser.parse_args()
+    decode = dict(parse_setting(text) for text in args.decode)
     torch.set_num_threads(args.threads)
     weights = resolve_weights(args.weights)
     assert weights is not None
@@ -67,18 +78,25 @@ def main() -> None:
         # check, or an export into the cache; the checkpoint's own input size either way.
         for name, backend in (("PyTorch", "torch"), ("ONNX Runtime", "onnxruntime")):
             estimator = PoseEstimator(weights=weights, device="cpu", backend=backend)
+            estimator.config = estimator.config.updated(**decode)
             fps, ms, people = offline(estimator, frames)
             rows.append((f"offline, {name}", fps, f"{ms:.1f} (median estimate)", people))
-        lock = through_node(weights, len(frames), Path(tmp) / "lockstep", [])
+        params = []
+        if decode:  # the shipped params with these settings added
+            settings = yaml.safe_load((REPO / "params" / "pose.yaml").read_text())
+            next(iter(settings.values()))["ros__parameters"].update(decode)
+            (Path(tmp) / "pose.yaml").write_text(yaml.safe_dump(settings))
+            params = ["--params", str(Path(tmp) / "pose.yaml")]
+        lock = through_node(weights, len(frames), Path(tmp) / "lockstep", params)
         rows.append(("node, lockstep", lock["fps"], f"{lock['latency_ms_mean']:.1f} mean, "
                      f"{lock['latency_ms_p95']:.1f} p95", lock["people"] / max(lock["frames"], 1)))
         cam = through_node(weights, len(frames), Path(tmp) / "camera",
-                           ["--realtime", "--fps", str(args.camera_hz)])
+                           ["--realtime", "--fps", str(args.camera_hz), *params])
         rows.append((f"node, camera at {args.camera_hz:g} Hz ({cam['frames']} of {len(frames)} served)", cam["fps"],
                      f"{cam['latency_ms_mean']:.1f} mean, {cam['latency_ms_p95']:.1f} p95",
                      cam["people"] / max(cam["frames"], 1)))
     print(f"{weights.name}, input {estimator.input_size}, {len(frames)} frames of the real 640x480 clip, "
-          f"{args.threads} torch threads; {describe()}\n")
+          f"{args.threads} torch threads, decode {estimator.config.as_dict()}; {describe()}\n")
     print("| path | fps | ms per frame | people per frame |")
     print("|---|---:|---|---:|")
     for name, fps, ms, people in rows:
