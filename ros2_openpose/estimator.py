@@ -139,36 +139,36 @@ class PoseEstimator:
             return []
         config = self.config  # read once: a live change applies from the next call
         bgrs = [as_bgr(image) for image in images]
-        tensors, boxes = [], []
-        for scale in self.scales:
-            size = max(self.stride, round(self.input_size * scale))
-            tensor, scale_boxes = to_tensor_batch(bgrs, size, self.stride, self.input_format, self.device)
-            tensors.append(tensor)
-            boxes.append(scale_boxes)
-        ratios = [np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y]
-                            for b, b0 in zip(scale_boxes, boxes[0], strict=True)], dtype=np.float32)
-                  for scale_boxes in boxes]
-        pafs, heatmaps = infer_maps(self.network, tensors, self.fp16, ratios, self._flip_channels)
+        tensors, boxes = zip(*(self._letterboxed(bgrs, scale) for scale in self.scales), strict=True)
+        ratios = [_ratios(scale_boxes, boxes[0]) for scale_boxes in boxes]
+        pafs, heatmaps = infer_maps(self.network, list(tensors), self.fp16, ratios, self._flip_channels)
         results = [self._decoded(pafs[i], heatmaps[i], box, config) for i, box in enumerate(boxes[0])]
         near = [i for i, people in enumerate(results) if config.near_scale > 0
                 and any(p.bbox[3] > config.near_height * boxes[0][i].image_size[0] for p in people)]
         if near:  # a second look at a smaller scale for the frames where someone is near (docs/model.md)
-            size = max(self.stride, round(self.input_size * config.near_scale))
-            tensor, near_boxes = to_tensor_batch([bgrs[i] for i in near], size, self.stride, self.input_format,
-                                                 self.device)
-            ratio = np.array([[b.scale_x / boxes[0][i].scale_x, b.scale_y / boxes[0][i].scale_y]
-                              for i, b in zip(near, near_boxes, strict=True)], dtype=np.float32)
-            maps = add_scale(self.network, (pafs[near], heatmaps[near]), len(tensors), tensor, ratio, self.fp16,
-                             self._flip_channels)
+            tensor, near_boxes = self._letterboxed([bgrs[i] for i in near], config.near_scale)
+            maps = add_scale(self.network, (pafs[near], heatmaps[near]), len(tensors), tensor,
+                             _ratios(near_boxes, [boxes[0][i] for i in near]), self.fp16, self._flip_channels)
             for n, i in enumerate(near):
                 results[i] = self._decoded(maps[0][n], maps[1][n], boxes[0][i], config)
         return results
+
+    def _letterboxed(self, bgrs: Sequence[np.ndarray], scale: float) -> tuple[torch.Tensor, list[Letterbox]]:
+        """The network input of ``bgrs`` at ``scale`` x the input size, and each image's letterbox."""
+        size = max(self.stride, round(self.input_size * scale))
+        return to_tensor_batch(bgrs, size, self.stride, self.input_format, self.device)
 
     def _decoded(self, pafs: torch.Tensor, heatmaps: torch.Tensor, box: Letterbox,
                  config: DecodeConfig) -> list[Person]:
         """People of one image's maps, in image pixels."""
         people = decode(box.crop(heatmaps), box.crop(pafs), self.skeleton, config, self.stride)
         return [to_image(person, box) for person in people]
+
+
+def _ratios(boxes: Sequence[Letterbox], base: Sequence[Letterbox]) -> np.ndarray:
+    """(N, 2): each image's input pixels per base input pixel, x and y (``maps.infer_maps``'s ratios)."""
+    return np.array([[b.scale_x / b0.scale_x, b.scale_y / b0.scale_y] for b, b0 in zip(boxes, base, strict=True)],
+                    dtype=np.float32)
 
 
 def to_image(person: Person, box: Letterbox) -> Person:

@@ -147,7 +147,8 @@ def _unblurred_maxima(maps: np.ndarray, index: tuple[np.ndarray, ...], threshold
     among the cells above ``threshold`` as they are."""
     b = index[0]
     widths = peak_widths(maps, index)
-    found = list(index)
+    kept = np.ones(len(b), bool)  # the peaks of the images that are not blurred
+    again: list[tuple[np.ndarray, ...]] = []
     for image in range(maps.shape[0]):
         mine = b == image
         measured = np.sort(widths[mine & np.isfinite(widths)])
@@ -158,11 +159,11 @@ def _unblurred_maxima(maps: np.ndarray, index: tuple[np.ndarray, ...], threshold
         sharp = np.where(raw > threshold, sharpened(raw, width ** 2 - peak_sigma ** 2), 0.0)
         _, k, rows, cols = local_maxima(sharp[None].astype(np.float32), 0.0)
         keep = raw[k, rows, cols] > threshold
-        again = (np.full(int(keep.sum()), image), k[keep], rows[keep], cols[keep])
-        found = [np.concatenate((old[b != image], new)) for old, new in zip(found, again, strict=True)]
-        b = found[0]
-        widths = np.concatenate((widths[~mine], np.full(len(again[0]), np.nan)))
-    return tuple(found)
+        kept &= ~mine
+        again.append((np.full(int(keep.sum()), image), k[keep], rows[keep], cols[keep]))
+    if not again:
+        return index
+    return tuple(np.concatenate([old[kept], *new]) for old, *new in zip(index, *again, strict=True))
 
 
 def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: float = 8.0,
