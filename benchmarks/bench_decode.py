@@ -3,8 +3,10 @@
     .venv/bin/python benchmarks/bench_decode.py --peers /work/ext
     .venv/bin/python benchmarks/bench_decode.py --people 1 10 --repeats 100 --skeleton coco17
     .venv/bin/python benchmarks/bench_decode.py --peers /work/ext --kernel numpy --geometry native
+    .venv/bin/python benchmarks/bench_decode.py --rendering blurred --people 1 20 60
 
-The maps are the paper's rendering (``mapsets.RENDERINGS[0]``, not this project's training targets) of
+The maps are the paper's rendering (``mapsets.RENDERINGS[0]``, not this project's training targets;
+``--rendering`` picks another) of
 pasted crowds of real annotated people (``mapsets.pasted_crowds``, tune split), letterboxed to 368 px
 high as the estimator does.  Prints a markdown table: people found, the median decode time and its
 split into peaks / limb scoring / matching / assembly, and, with ``--peers``, trt_pose's parse
@@ -33,7 +35,7 @@ from mapsets import RENDERINGS, letterbox, load_split, pasted_crowds, scene_maps
 from peers import load_peers  # noqa: E402
 from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
-from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
+from ros2_openpose.decode import decode, unblurred_peaks  # noqa: E402
 from ros2_openpose.limbs import score_limbs  # noqa: E402
 from ros2_openpose.matching import match_limbs  # noqa: E402
 from ros2_openpose.people import assemble  # noqa: E402
@@ -58,15 +60,15 @@ def stage_ms(heat: np.ndarray, pafs: np.ndarray, skeleton: Skeleton, config: Dec
     k = skeleton.num_keypoints
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
     ends = skeleton.limb_ends(limb_ids)
-    out: dict[str, list[float]] = {"peaks": [], "limbs": [], "match": [], "people": []}
+    out: dict[str, list[float]] = {"peaks": [], "limbs": [], "match": [], "people": []}  # peaks: unblur too
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        peaks = batch_peaks(heat[None], k, config, 8)
+        peaks, pf = unblurred_peaks(heat[None], pafs[None], k, config, 8)
         counts = peaks.counts[0]
         p = int(counts.max())
         xy, score = peaks.xy[0, :, :p], peaks.score[0, :, :p]
         t1 = time.perf_counter()
-        scores = score_limbs(pafs, xy, peaks.valid[0, :, :p], skeleton, limb_ids, config, 8)
+        scores = score_limbs(pf[0], xy, peaks.valid[0, :, :p], skeleton, limb_ids, config, 8)
         t2 = time.perf_counter()
         matches = match_limbs(scores, counts[ends[:, 0]], counts[ends[:, 1]], score[ends[:, 0]], score[ends[:, 1]],
                               xy_a=xy[ends[:, 0]], xy_b=xy[ends[:, 1]], short=config.short_limb * 8)
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--skeleton", default="coco18", help="coco18 (the peers' layout) or coco17")
     p.add_argument("--geometry", default="368", choices=["native", "368", "184"])
     p.add_argument("--peers", type=Path, default=None, help="folder with trt_pose (peers.py); else ours alone")
+    p.add_argument("--rendering", default=RENDERINGS[0].name, choices=[r.name for r in RENDERINGS],
+                   help="how the maps are drawn (mapsets.RENDERINGS; e.g. blurred: the unblur step's cost)")
     p.add_argument("--kernel", choices=["numba", "numpy"], default=limbs.KERNEL,
                    help=f"limb scoring: the compiled loop or the numpy passes (default here: {limbs.KERNEL})")
     args = p.parse_args(argv)
@@ -98,7 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     trt = peers.get("trt_pose") if skeleton.name == "coco18" else None
     crowds = pasted_crowds(load_split(DATA, "tune"), args.people, per_size=1)
     limbs.warm_kernel()
-    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, paper maps, limb scoring "
+    rendering = next(r for r in RENDERINGS if r.name == args.rendering)
+    print(f"decode, {skeleton.name}, pasted crowds letterboxed to {args.geometry}, {rendering.name} maps, limb scoring "
           f"{args.kernel}, median of {args.repeats}, 1 thread; machine: {describe()}, load average "
           f"{os.getloadavg()[0]:.1f}")
     if trt is None:
@@ -108,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n, scene in zip(args.people, crowds.scenes, strict=True):
         box = letterbox(scene, args.geometry)
-        heat, pafs = (box.crop(m) for m in scene_maps(scene, RENDERINGS[0], skeleton, box))
+        heat, pafs = (box.crop(m) for m in scene_maps(scene, rendering, skeleton, box))
         heat, pafs = np.ascontiguousarray(heat), np.ascontiguousarray(pafs)
         found = len(decode(heat, pafs, skeleton, config))
         total = median_ms(lambda heat=heat, pafs=pafs: decode(heat, pafs, skeleton, config), args.repeats)

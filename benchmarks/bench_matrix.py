@@ -49,7 +49,7 @@ from peers import load_peers  # noqa: E402
 from ros2_openpose import limbs  # noqa: E402
 from ros2_openpose.ceiling import ceiling_people  # noqa: E402
 from ros2_openpose.config import DecodeConfig  # noqa: E402
-from ros2_openpose.decode import batch_peaks, decode  # noqa: E402
+from ros2_openpose.decode import decode, unblurred_peaks  # noqa: E402
 from ros2_openpose.estimator import to_image  # noqa: E402
 from ros2_openpose.models import read_weights  # noqa: E402
 from ros2_openpose.people import Person, keypoint_bbox, to_coco_results  # noqa: E402
@@ -99,8 +99,9 @@ def peak_bound(scenes: SceneSet, maps: dict, skeleton: Skeleton, config: DecodeC
     What no grouping can beat on these maps: the peaks' share of the gap to the ceiling."""
     results = []
     for scene in scenes.scenes:
-        heat, _, box = maps[scene.image_id]
-        peaks = batch_peaks(box.crop(heat)[None], skeleton.num_keypoints, config, STRIDE)
+        heat, pafs, box = maps[scene.image_id]
+        peaks, _ = unblurred_peaks(box.crop(heat)[None], box.crop(pafs)[None], skeleton.num_keypoints, config,
+                                   STRIDE)  # as the decode finds them
         pieces = ceiling_people(skeleton.from_coco17(scene.keypoints), skeleton, skeleton.limb_ids(True), 1)
         found = []
         for piece in pieces:

@@ -26,7 +26,8 @@ class DecodeConfig:
     short_limb: float = 1.0         # cells: peaks no PAF match took are paired by proximity below this
     upsample_heatmaps: bool = False  # NMS on bicubically upsampled heatmaps (slow; docs/decoding.md)
     peak_sigma: float = 0.875       # cells: the heatmap peaks' expected width (7 px at stride 8); a frame
-                                    # whose peaks are clearly wider is sharpened before NMS (0: never)
+                                    # whose peaks are clearly wider is deconvolved (a blur's) or sharpened
+                                    # before NMS (wider Gaussians) (0: never; docs/decoding.md)
     near_scale: float = 0.0         # a frame where someone is taller than near_height of it is looked at
     near_height: float = 0.4        # again at this input scale, the maps averaged (0: never; docs/model.md)
 

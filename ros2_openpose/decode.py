@@ -9,11 +9,12 @@ point an align_corners=False upsampling by ``stride`` puts there.
 
 Steps (docs/decoding.md explains the choices and has the timings):
 
-1. peaks (``peaks.py``): NMS on the coarse heatmaps, every peak kept, log-parabola sub-cell fit
+1. unblur (``unblur.py``): a frame whose peaks show that its maps were blurred is deconvolved first;
+2. peaks (``peaks.py``): NMS on the coarse heatmaps, every peak kept, log-parabola sub-cell fit
    (``config.upsample_heatmaps`` instead upsamples the heatmaps bicubically by ``stride`` first);
-2. limbs (``limbs.py``, ``matching.py``): every candidate pair scored by bilinear samples of the
+3. limbs (``limbs.py``, ``matching.py``): every candidate pair scored by bilinear samples of the
    coarse PAFs; optimal one-to-one matching per limb; limbs shorter than a cell by proximity;
-3. people (``people.py``): greedy assembly across limbs, extra limbs as evidence.
+4. people (``people.py``): greedy assembly across limbs, extra limbs as evidence.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ import torch.nn.functional as F
 from .config import DecodeConfig
 from .limbs import score_limbs
 from .matching import match_limbs
-from .peaks import Peaks, find_peaks
+from .peaks import Maxima, Peaks, find_peaks, maxima
 from .people import Person, assemble
 from .skeletons import Skeleton, get_skeleton
+from .unblur import unblurred
 
 
 def as_array(maps: Any) -> np.ndarray:
@@ -50,8 +52,11 @@ def _check(heatmaps: np.ndarray, pafs: np.ndarray, skeleton: Skeleton) -> None:
                          "must share their grid")
 
 
-def batch_peaks(heatmaps: np.ndarray, k: int, config: DecodeConfig, stride: int) -> Peaks:
-    """Peaks of ``(B, K(+1), h, w)`` heatmaps in input pixels (see ``config.upsample_heatmaps``)."""
+def batch_peaks(heatmaps: np.ndarray, k: int, config: DecodeConfig, stride: int, found: Maxima | None = None,
+                clear: dict[int, np.ndarray] | None = None) -> Peaks:
+    """Peaks of ``(B, K(+1), h, w)`` heatmaps in input pixels (see ``config.upsample_heatmaps``, which
+    neither reads ``found`` nor undoes a blur); ``found``: their keypoint channels' maxima, ``clear``:
+    the blurred images' deconvolved keypoint heatmaps (``unblur.unblurred``), when the caller has them."""
     maps = heatmaps[:, :k]
     if config.upsample_heatmaps and stride > 1:
         # align_corners=False puts cell j's value at pixel stride*j + (stride-1)/2, our convention.
@@ -60,7 +65,17 @@ def batch_peaks(heatmaps: np.ndarray, k: int, config: DecodeConfig, stride: int)
         return find_peaks(up.numpy(), config.heatmap_threshold, config.max_peaks, stride=1.0,
                           peak_sigma=config.peak_sigma * stride)
     return find_peaks(maps, config.heatmap_threshold, config.max_peaks, stride=float(stride),
-                      peak_sigma=config.peak_sigma)
+                      peak_sigma=config.peak_sigma, found=found, unblurred=clear)
+
+
+def unblurred_peaks(heatmaps: np.ndarray, pafs: np.ndarray, k: int, config: DecodeConfig,
+                    stride: int) -> tuple[Peaks, np.ndarray]:
+    """Steps 1 and 2 for ``(B, K+1, h, w)`` heatmaps and ``(B, 2L, h, w)`` PAFs: the peaks, each blurred
+    image's found on its deconvolved heatmaps, and the PAFs as the limbs then read them."""
+    found = maxima(heatmaps[:, :k], config.heatmap_threshold)
+    # The upsampling path (kept for comparison) finds its own maxima on finer maps and undoes no blur.
+    clear, pafs = unblurred(heatmaps[:, :k], pafs, found, 0.0 if config.upsample_heatmaps else config.peak_sigma)
+    return batch_peaks(heatmaps, k, config, stride, found, clear), pafs
 
 
 def decode(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: DecodeConfig = DecodeConfig(),
@@ -87,7 +102,7 @@ def decode_batch(heatmaps: Any, pafs: Any, skeleton: Skeleton | str, config: Dec
     if hm.shape[-1] == 0 or hm.shape[-2] == 0:
         return [[] for _ in range(hm.shape[0])]
     k = skeleton.num_keypoints
-    peaks = batch_peaks(hm, k, config, stride)
+    peaks, pf = unblurred_peaks(hm, pf, k, config, stride)
     counts = peaks.counts  # (B, K); valid peaks come first in each row
     limb_ids = skeleton.limb_ids(config.use_extra_pafs)
     ends = skeleton.limb_ends(limb_ids)

@@ -19,7 +19,9 @@ threshold, scores and sub-cell offsets still come from the maps as they are (doc
 """
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +48,28 @@ class Peaks:
     def counts(self) -> np.ndarray:
         """(B, K): valid peaks per image and part."""
         return self.valid.sum(-1)
+
+
+@dataclass
+class Maxima:
+    """A batch of ``images``' local maxima ``(b, k, row, col)`` above the threshold and their widths
+    (cells; NaN where the fit has none): found once per frame, read by the unblur and peak steps alike."""
+
+    index: tuple[np.ndarray, ...]
+    widths: np.ndarray
+    images: int
+
+    @functools.cached_property
+    def frame_widths(self) -> list[np.ndarray]:
+        """Per image, the defined widths of its peaks, sorted."""
+        finite = np.isfinite(self.widths)
+        return [np.sort(self.widths[finite & (self.index[0] == image)]) for image in range(self.images)]
+
+
+def maxima(maps: np.ndarray, threshold: float) -> Maxima:
+    """The local maxima of ``(B, K, h, w)`` maps above ``threshold``, with their widths."""
+    index = local_maxima(maps, threshold)
+    return Maxima(index, peak_widths(maps, index), maps.shape[0])
 
 
 #: Neighbours a peak must beat strictly (before it in raster order) and at least equal (after it).
@@ -141,23 +165,23 @@ def sharpened(maps: np.ndarray, amount: float) -> np.ndarray:
 BLURRED = 1.15
 
 
-def _unblurred_maxima(maps: np.ndarray, index: tuple[np.ndarray, ...], threshold: float,
-                      peak_sigma: float) -> tuple[np.ndarray, ...]:
-    """``index`` with each blurred image's peaks found again on its sharpened maps (module docstring),
-    among the cells above ``threshold`` as they are."""
+def _unblurred_maxima(maps: np.ndarray, found: Maxima, threshold: float, peak_sigma: float,
+                      unblurred: Mapping[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """``found.index`` with the peaks of each image in ``unblurred`` found again on its deconvolved maps,
+    and of each other wide image on its sharpened maps (module docstring), among the cells above
+    ``threshold`` as they are."""
+    index = found.index
     b = index[0]
-    widths = peak_widths(maps, index)
     kept = np.ones(len(b), bool)  # the peaks of the images that are not blurred
     again: list[tuple[np.ndarray, ...]] = []
-    for image in range(maps.shape[0]):
-        mine = b == image
-        measured = np.sort(widths[mine & np.isfinite(widths)])
+    for image, measured in enumerate(found.frame_widths):
         width = float(measured[len(measured) // 2]) if measured.size else 0.0  # the (upper) median
-        if not width > BLURRED * peak_sigma:
+        if image not in unblurred and not width > BLURRED * peak_sigma:
             continue
+        mine = b == image
         raw = maps[image]
-        sharp = np.where(raw > threshold, sharpened(raw, width ** 2 - peak_sigma ** 2), 0.0)
-        _, k, rows, cols = local_maxima(sharp[None].astype(np.float32), 0.0)
+        clear = unblurred[image] if image in unblurred else sharpened(raw, width ** 2 - peak_sigma ** 2)
+        _, k, rows, cols = local_maxima(np.where(raw > threshold, clear, 0.0)[None].astype(np.float32), 0.0)
         keep = raw[k, rows, cols] > threshold
         kept &= ~mine
         again.append((np.full(int(keep.sum()), image), k[keep], rows[keep], cols[keep]))
@@ -167,20 +191,27 @@ def _unblurred_maxima(maps: np.ndarray, index: tuple[np.ndarray, ...], threshold
 
 
 def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: float = 8.0,
-               peak_sigma: float = 0.0) -> Peaks:
+               peak_sigma: float = 0.0, found: Maxima | None = None,
+               unblurred: Mapping[int, np.ndarray] | None = None) -> Peaks:
     """Peaks of keypoint heatmaps ``(B, K, h, w)`` (no background channel) at ``stride`` px per cell.
 
     Every local maximum above ``threshold`` is kept, best first, up to ``max_peaks`` per part; if
     that cap leaves some out, a warning says how many (a crowd is never cut silently).  Positions
     are in input pixels with cell ``(i, j)``'s centre at ``stride*j + (stride-1)/2``; ``stride=1``
     for maps already upsampled to input resolution.  ``peak_sigma`` > 0 (in cells of these maps): an
-    image whose peaks are wider is sharpened first (module docstring).
+    image whose peaks are wider is sharpened first (module docstring).  ``found``: these maps' maxima
+    above ``threshold``, when the caller has them already (``maxima``).  ``unblurred``: image -> its
+    ``(K, h, w)`` heatmaps deconvolved (``unblur.py``); that image's peaks are found and fitted there,
+    among the cells above ``threshold`` as they are, and scored on the maps as they are.
     """
     maps = np.asarray(heatmaps, np.float32)
     nb, nk = maps.shape[:2]
-    b, k, rows, cols = local_maxima(maps, threshold)
+    if found is None:
+        found = maxima(maps, threshold)
+    unblurred = unblurred or {}
+    b, k, rows, cols = found.index
     if peak_sigma > 0 and len(b):
-        b, k, rows, cols = _unblurred_maxima(maps, (b, k, rows, cols), threshold, peak_sigma)
+        b, k, rows, cols = _unblurred_maxima(maps, found, threshold, peak_sigma, unblurred)
     score = maps[b, k, rows, cols]
     order = np.lexsort((-score, k, b))  # per (image, part) row, best first
     b, k, rows, cols, score = b[order], k[order], rows[order], cols[order], score[order]
@@ -194,7 +225,12 @@ def find_peaks(heatmaps: np.ndarray, threshold: float, max_peaks: int, stride: f
         warnings.warn(f"max_peaks={max_peaks} left out {dropped} heatmap peaks (raise max_peaks to keep "
                       "every person of a crowd this size)", RuntimeWarning, stacklevel=2)
     b, k, rows, cols, score, rank = b[keep], k[keep], rows[keep], cols[keep], score[keep], rank[keep]
-    offsets = _offsets(maps, (b, k, rows, cols))
+    fit = maps
+    if unblurred:  # sub-cell offsets where the peaks were found
+        fit = maps.copy()
+        for image, clear in unblurred.items():
+            fit[image] = clear
+    offsets = _offsets(fit, (b, k, rows, cols))
     half = (stride - 1) / 2.0
     xy = np.zeros((nb, nk, top, 2), np.float32)
     scores = np.zeros((nb, nk, top), np.float32)

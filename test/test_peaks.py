@@ -1,4 +1,6 @@
-"""peaks.py: a peak's width from its curvature, and blurred frames sharpened before NMS."""
+"""peaks.py: a peak's width from its curvature, and frames of wide peaks sharpened before NMS.
+
+(A frame whose wide peaks are a blur's is deconvolved before it reaches the peaks: test_unblur.py.)"""
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import mapsets  # the benchmark matrix's scenes and renderings: one definition of both
 from bench_matrix import ours, rendered, score_cell
 
-BLURRED = next(r for r in mapsets.RENDERINGS if r.blur)
+WIDE = next(r for r in mapsets.RENDERINGS if r.name == "sigma 9")
 
 
 def test_a_peaks_width_is_its_gaussians_sigma() -> None:
@@ -58,12 +60,13 @@ def test_sharp_maps_are_left_as_they_are(real_data: Path) -> None:
         np.testing.assert_array_equal(a.xy, b.xy)
 
 
-def test_blurred_crowds_of_real_people_decode_better(real_data: Path) -> None:
-    # Held-out people (never tuned on) pasted into crowds of 20 and 40 at 368, their maps blurred by a
-    # cell: neighbours' same parts merge into one peak unless the frame is sharpened first.
+def test_wide_crowds_of_real_people_decode_better(real_data: Path) -> None:
+    # Held-out people (never tuned on) pasted into crowds of 20 and 40 at 368, drawn with Gaussians of
+    # sigma 9 px (a network trained on wider Gaussians): too tall to be a blur, so not deconvolved, but
+    # neighbours' same parts merge into one peak unless the frame is sharpened first.
     crowds = mapsets.pasted_crowds(mapsets.load_split(real_data, "held-out"), sizes=(20, 40))
-    maps = rendered(crowds, BLURRED, COCO17, "368")
+    maps = rendered(crowds, WIDE, COCO17, "368")
     ap = {sigma: score_cell(crowds, maps, COCO17, ours(COCO17, dataclasses.replace(DecodeConfig(), peak_sigma=sigma)),
                             False)[0] for sigma in (0.0, DecodeConfig().peak_sigma)}
-    print(f"\nblurred crowds of 20 and 40 at 368, coco17: AP {ap[0.0]:.3f} -> {ap[0.875]:.3f}")
-    assert ap[0.875] > ap[0.0] + 0.02
+    print(f"\nsigma 9 px crowds of 20 and 40 at 368, coco17: AP {ap[0.0]:.3f} -> {ap[0.875]:.3f}")
+    assert ap[0.875] > ap[0.0] + 0.03
