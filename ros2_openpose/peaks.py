@@ -15,7 +15,8 @@ decode expects (``peak_sigma``: CMU's 7 px at stride 8) has been blurred on its 
 network, a defocused camera), and its neighbouring people's peaks run into one another: NMS then
 runs on the heatmaps sharpened by the excess width, ``m - (w^2 - sigma^2) * laplacian(m)``; the
 threshold, scores and sub-cell offsets still come from the maps as they are (docs/decoding.md,
-"Blurred heatmaps").
+"Blurred heatmaps").  A frame whose wide peaks are a blur's comes with its deconvolved heatmaps
+(``unblur.py``): NMS and the sub-cell offsets run on those instead, threshold and scores as before.
 """
 from __future__ import annotations
 
