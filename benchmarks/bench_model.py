@@ -28,17 +28,16 @@ from pathlib import Path
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe
-from ros2_openpose.assets import resolve_weights
-from ros2_openpose.estimator import PoseEstimator
-from ros2_openpose.ros.demo import DEMO_CLIP
-from ros2_openpose.sources import frames as frames_of
-from training.config import parse_setting
-
-REPO = Path(__file__).resolve().parents[1]
+from machine import describe  # noqa: E402
+from ros2_openpose.assets import resolve_weights  # noqa: E402
+from ros2_openpose.estimator import PoseEstimator  # noqa: E402
+from ros2_openpose.ros.demo import DEMO_CLIP  # noqa: E402
+from ros2_openpose.sources import frames as frames_of  # noqa: E402
+from training.config import parse_setting  # noqa: E402
 
 
 def offline(estimator: PoseEstimator, frames: list) -> tuple[float, float, float]:

@@ -72,9 +72,10 @@ def unblurred_peaks(heatmaps: np.ndarray, pafs: np.ndarray, k: int, config: Deco
                     stride: int) -> tuple[Peaks, np.ndarray]:
     """Steps 1 and 2 for ``(B, K+1, h, w)`` heatmaps and ``(B, 2L, h, w)`` PAFs: the peaks, each blurred
     image's found on its deconvolved heatmaps, and the PAFs as the limbs then read them."""
+    if config.upsample_heatmaps:  # kept for comparison: its own maxima on finer maps, no blur undone
+        return batch_peaks(heatmaps, k, config, stride), pafs
     found = maxima(heatmaps[:, :k], config.heatmap_threshold)
-    # The upsampling path (kept for comparison) finds its own maxima on finer maps and undoes no blur.
-    clear, pafs = unblurred(heatmaps[:, :k], pafs, found, 0.0 if config.upsample_heatmaps else config.peak_sigma)
+    clear, pafs = unblurred(heatmaps[:, :k], pafs, found, config.peak_sigma)
     return batch_peaks(heatmaps, k, config, stride, found, clear), pafs
 
 

@@ -56,13 +56,13 @@ def test_the_inverse_undoes_the_blur_up_to_the_border() -> None:
 
 
 def test_a_blur_is_measured_and_wide_gaussians_are_no_blur(photos: mapsets.SceneSet) -> None:
+    heat = {name: np.stack([h[:17] for h, _ in _maps(photos, name)[:2]])  # two photos of one size
+            for name in ("blurred", "paper", "sigma 9")}
     for name, expected in (("blurred", 1.0), ("paper", 0.0), ("sigma 9", 0.0)):
-        heat = np.stack([h[:17] for h, _ in _maps(photos, name)[:2]])  # two photos of one size
-        variances = blur_variances(heat, maxima(heat, 0.1), SIGMA)
+        variances = blur_variances(heat[name], maxima(heat[name], 0.1), SIGMA)
         np.testing.assert_allclose(variances, expected, atol=0.02, err_msg=name)
     # Switched off with the rest of the width rules.
-    heat = np.stack([h[:17] for h, _ in _maps(photos, "blurred")[:2]])
-    assert not blur_variances(heat, maxima(heat, 0.1), 0.0).any()
+    assert not blur_variances(heat["blurred"], maxima(heat["blurred"], 0.1), 0.0).any()
 
 
 def test_blurred_maps_of_real_people_come_back(photos: mapsets.SceneSet) -> None:
